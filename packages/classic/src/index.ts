@@ -1,0 +1,5 @@
+export { rawArgv, rawEnv, parseEnviron, envFromObject } from './raw-args.js'
+export { getopt, programName, type GetoptResult } from './getopt.js'
+export { errorText } from './error-text.js'
+export { exitCodeFor } from './exit-codes.js'
+export { readAll, writeOut, processIo, type CommandIo } from './io.js'
