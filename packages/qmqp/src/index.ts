@@ -1,1 +1,7 @@
-export {}
+export * from './errors.js'
+export * from './verdict.js'
+export * from './netstring-decoder.js'
+export * from './netstring-encoder.js'
+export * from './response.js'
+export * from './message-body.js'
+export * from './request.js'

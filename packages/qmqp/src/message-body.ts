@@ -1,0 +1,229 @@
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs'
+import { readFile, stat, unlink } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { Readable } from 'node:stream'
+import { QmqpSpoolError } from './errors.js'
+
+/**
+ * A message's bytes with their size, readable any number of times: held in memory when small,
+ * in a temporary file otherwise. Whoever holds it calls `dispose()` when done (removes the file).
+ */
+export interface MessageBody {
+  readonly size: number
+  /** The bytes from `start` (default 0) up to but not including `end` (default size), as in `Buffer.subarray`. */
+  stream(range?: { start?: number; end?: number }): Readable
+  /** All bytes in one Buffer. */
+  read(): Promise<Buffer>
+  /** Releases the storage. Idempotent; reading afterwards is an error for spooled bodies. */
+  dispose(): Promise<void>
+}
+
+function clampRange(size: number, range?: { start?: number; end?: number }): [number, number] {
+  const start = Math.max(0, Math.min(size, range?.start ?? 0))
+  const end = Math.max(start, Math.min(size, range?.end ?? size))
+  return [start, end]
+}
+
+function bufferStream(buf: Buffer): Readable {
+  let sent = false
+  return new Readable({
+    read() {
+      if (!sent && buf.length > 0) this.push(buf)
+      sent = true
+      this.push(null)
+    },
+  })
+}
+
+class MemoryBody implements MessageBody {
+  constructor(readonly bytes: Buffer) {}
+  get size(): number {
+    return this.bytes.length
+  }
+  stream(range?: { start?: number; end?: number }): Readable {
+    const [s, e] = clampRange(this.bytes.length, range)
+    return bufferStream(this.bytes.subarray(s, e))
+  }
+  async read(): Promise<Buffer> {
+    return this.bytes
+  }
+  async dispose(): Promise<void> {}
+}
+
+class FileBody implements MessageBody {
+  #disposed = false
+  constructor(
+    readonly path: string,
+    readonly size: number,
+    readonly owned: boolean,
+  ) {}
+  stream(range?: { start?: number; end?: number }): Readable {
+    if (this.#disposed) throw new QmqpSpoolError('message body already disposed')
+    const [s, e] = clampRange(this.size, range)
+    if (e === s) return bufferStream(Buffer.alloc(0))
+    // createReadStream's end is inclusive.
+    return createReadStream(this.path, { start: s, end: e - 1, highWaterMark: 256 * 1024 })
+  }
+  async read(): Promise<Buffer> {
+    if (this.#disposed) throw new QmqpSpoolError('message body already disposed')
+    return readFile(this.path)
+  }
+  async dispose(): Promise<void> {
+    if (this.#disposed) return
+    this.#disposed = true
+    if (this.owned) await unlink(this.path).catch(() => undefined)
+  }
+}
+
+/** A MessageBody over bytes in memory (a string is taken as UTF-8). */
+export function messageBodyFrom(buf: Buffer | string): MessageBody {
+  return new MemoryBody(typeof buf === 'string' ? Buffer.from(buf, 'utf8') : buf)
+}
+
+/** A MessageBody over an existing file, read in place; `dispose()` leaves the file alone. */
+export async function messageBodyFromFile(path: string): Promise<MessageBody> {
+  const st = await stat(path)
+  return new FileBody(path, st.size, false)
+}
+
+/** True for a value shaped like a MessageBody. */
+export function isMessageBody(v: unknown): v is MessageBody {
+  const o = v as Partial<MessageBody> | null
+  return (
+    typeof o === 'object' &&
+    o !== null &&
+    typeof o.size === 'number' &&
+    typeof o.stream === 'function' &&
+    typeof o.dispose === 'function'
+  )
+}
+
+/** Where and when a spool moves from memory to a file. */
+export interface SpoolOptions {
+  /** Bytes kept in memory before moving to a temporary file. Default 1 MiB. */
+  spoolThresholdBytes?: number
+  /** Directory for temporary files. Default os.tmpdir(). */
+  spoolDir?: string
+}
+
+/**
+ * Collects a message as it arrives: in memory up to the threshold, then in a temporary file.
+ * `write()` returns false when the file is behind; wait for `onDrain` before writing more.
+ */
+export class BodySpool {
+  readonly threshold: number
+  readonly dir: string
+  #parts: Buffer[] = []
+  #size = 0
+  #file: WriteStream | undefined
+  #path: string | undefined
+  #error: Error | undefined
+  #finished = false
+
+  constructor(opts: SpoolOptions = {}) {
+    this.threshold = opts.spoolThresholdBytes ?? 1024 * 1024
+    this.dir = opts.spoolDir ?? tmpdir()
+  }
+
+  get size(): number {
+    return this.#size
+  }
+
+  /** Path of the temporary file, once the spool moved to disk. */
+  get path(): string | undefined {
+    return this.#path
+  }
+
+  /** Appends bytes (copied). Returns false when the caller should wait for `onDrain()`. */
+  write(chunk: Buffer): boolean {
+    if (this.#error) throw this.#error
+    this.#size += chunk.length
+    if (!this.#file) {
+      if (this.#size <= this.threshold) {
+        this.#parts.push(Buffer.from(chunk))
+        return true
+      }
+      this.#path = join(this.dir, `qmqp-${process.pid}-${randomBytes(8).toString('hex')}.msg`)
+      this.#file = createWriteStream(this.#path, { flags: 'wx', mode: 0o600, highWaterMark: 256 * 1024 })
+      this.#file.on('error', err => {
+        this.#error ??= new QmqpSpoolError(`spool file ${this.#path}: ${err.message}`, { cause: err })
+      })
+      for (const p of this.#parts) this.#file.write(p)
+      this.#parts = []
+    }
+    // A WriteStream copies nothing: the chunk is a view of a socket buffer nobody else reuses.
+    return this.#file.write(chunk)
+  }
+
+  /** Resolves when the file can take more (at once when in memory). */
+  onDrain(): Promise<void> {
+    const f = this.#file
+    if (!f || !f.writableNeedDrain) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        f.off('drain', done)
+        f.off('close', done)
+        f.off('error', fail)
+        resolve()
+      }
+      const fail = (err: Error) => {
+        f.off('drain', done)
+        f.off('close', done)
+        reject(new QmqpSpoolError(`spool file ${this.#path}: ${err.message}`, { cause: err }))
+      }
+      f.once('drain', done)
+      f.once('close', done)
+      f.once('error', fail)
+    })
+  }
+
+  /** Completes the spool and hands over the body (whose `dispose()` removes the file). */
+  async finish(): Promise<MessageBody> {
+    this.#finished = true
+    if (!this.#file) {
+      const bytes = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.#size)
+      this.#parts = []
+      return new MemoryBody(bytes)
+    }
+    const f = this.#file
+    await new Promise<void>((resolve, reject) => {
+      if (this.#error) return reject(this.#error)
+      f.once('error', err =>
+        reject(new QmqpSpoolError(`spool file ${this.#path}: ${err.message}`, { cause: err })),
+      )
+      f.end(() => resolve())
+    })
+    if (this.#error) throw this.#error
+    return new FileBody(this.#path!, this.#size, true)
+  }
+
+  /** Throws the body away (a half-received message is never delivered). */
+  async abort(): Promise<void> {
+    this.#parts = []
+    const f = this.#file
+    if (!f || this.#finished) return
+    this.#finished = true
+    await new Promise<void>(resolve => {
+      if (f.closed) return resolve()
+      f.once('close', () => resolve())
+      f.destroy()
+    })
+    await unlink(this.#path!).catch(() => undefined)
+  }
+}
+
+/** Spools a whole stream (a pipe, stdin) and returns it as a MessageBody with its size. */
+export async function spoolStream(source: Readable, opts: SpoolOptions = {}): Promise<MessageBody> {
+  const spool = new BodySpool(opts)
+  try {
+    for await (const c of source) {
+      if (!spool.write(typeof c === 'string' ? Buffer.from(c) : (c as Buffer))) await spool.onDrain()
+    }
+    return await spool.finish()
+  } catch (err) {
+    await spool.abort()
+    throw err
+  }
+}
