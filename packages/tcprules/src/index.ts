@@ -1,1 +1,26 @@
-export {}
+export { TcprulesError, RulesSyntaxError, RulesReadError, RulesUsageError } from './errors.js'
+export {
+  parseRules,
+  type Dialect,
+  type ParseOptions,
+  type Rule,
+  type RuleVariable,
+  type RulesFile,
+  type IgnoredLine,
+} from './parse.js'
+export { expandAddress } from './range.js'
+export { compileRules, compileRulesToBuffer, forEachRecord } from './compile.js'
+export {
+  matchRules,
+  lookupRule,
+  walkKeys,
+  decodeRuleData,
+  type Connection,
+  type MatchResult,
+  type MatchOptions,
+  type RulesLookup,
+  type RuleHit,
+  type LookupStep,
+} from './match.js'
+export { formatIp6, remoteIpText } from './remote-ip.js'
+export { checkOutput } from './check-output.js'
