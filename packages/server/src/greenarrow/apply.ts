@@ -1,0 +1,201 @@
+import type { MessageBody, Verdict } from '@qmqpkit/qmqp'
+import type { ConnectionInfo, GreenArrowMetadata } from '../injected-message.js'
+import { DEFAULT_MAX_HEADER_BYTES, type GreenArrowCheck, type GreenArrowConfig } from './config.js'
+import { HeaderBlock, type HeaderField } from './header-block.js'
+import { readHeader } from './header-reader.js'
+import { receivedLine } from './received-line.js'
+import { SplicedBody } from './spliced-body.js'
+import { instanceIdProblem, listIdProblem, mailClassProblem, parseDkim } from './validate.js'
+import { parseVerpSender, type VerpSender } from './verp.js'
+
+/** GreenArrowMetadata with the VERP sender's GreenArrow fields (`verp.greenArrow`). */
+export interface GreenArrowDetails extends GreenArrowMetadata {
+  verp: VerpSender | null
+}
+
+export interface GreenArrowResult {
+  metadata: GreenArrowDetails
+  /** The message as the Engine would deliver it; streams its body from `received`. */
+  delivered: MessageBody
+  /** Set only when a failed check's policy refuses the message. */
+  verdict?: Verdict
+}
+
+/** Facts that only the caller knows, for the postfix Received format. */
+export interface GreenArrowExtras {
+  recipients?: Buffer[]
+  /** Queue id in the postfix Received format (default: the connection id). */
+  queueId?: string
+}
+
+const GREENARROW_PREFIX = 'x-greenarrow-'
+
+/**
+ * GreenArrow's processing of one injected message (reference/greenarrow.md §3-§6).
+ *
+ * SimpleMH when the connection's rule set GREENARROW_SIMPLEMH (any value, empty included) or
+ * GREENARROW_MAILCLASS; raw injection otherwise. Reads only the header block of `received`,
+ * extracts and checks the headers of that mode, applies the policies, and returns the message to
+ * deliver: the Received line (unless hidden), the header block without any X-GreenArrow-* field,
+ * then the rest of `received`, streamed from it.
+ */
+export async function applyGreenArrow(
+  received: MessageBody,
+  connection: ConnectionInfo,
+  sender: Buffer,
+  config: GreenArrowConfig,
+  now: Date,
+  extras: GreenArrowExtras = {},
+): Promise<GreenArrowResult> {
+  const env = new Map<string, Buffer>()
+  for (const [name, value] of connection.env) env.set(name, value) // a later setting wins, as in a process environment
+  const simpleMh = env.has('GREENARROW_SIMPLEMH') || env.has('GREENARROW_MAILCLASS')
+
+  const scan = await readHeader(received, config.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES)
+  const headers = new HeaderBlock(scan.fields)
+  const problems: GreenArrowMetadata['problems'] = []
+  const failed: GreenArrowCheck[] = []
+  const fail = (check: GreenArrowCheck, message: string): void => {
+    problems.push({ check, message })
+    failed.push(check)
+  }
+  if (scan.truncated)
+    problems.push({
+      check: 'headerTooLarge',
+      message: `header longer than ${config.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES} bytes; fields past that were not read`,
+    })
+
+  if (simpleMh) await config.hooks?.earlyModify?.(headers)
+
+  /** The first field of that name; a second one is noted and ignored. */
+  const single = (name: string): HeaderField | undefined => {
+    const all = headers.fields.filter(f => f.is(name))
+    if (all.length > 1)
+      problems.push({
+        check: 'duplicateHeader',
+        message: `${all.length} ${name} headers; the first one counts`,
+      })
+    return all[0]
+  }
+
+  const metadata: GreenArrowDetails = {
+    mode: simpleMh ? 'simplemh' : 'raw',
+    mailClass: null,
+    mailClassSource: null,
+    instanceId: null,
+    clickTrackingId: null,
+    dkim: null,
+    virtualMta: null,
+    sendId: null,
+    listId: null,
+    verp: parseVerpSender(sender),
+    problems,
+  }
+
+  if (simpleMh) {
+    // Mail class, first match wins: the header, the rule's GREENARROW_MAILCLASS, the default.
+    // An empty value counts as not set.
+    const fromHeader = single('X-GreenArrow-MailClass')?.value
+    const fromRule = env.get('GREENARROW_MAILCLASS')?.toString('latin1')
+    if (fromHeader) [metadata.mailClass, metadata.mailClassSource] = [fromHeader, 'header']
+    else if (fromRule) [metadata.mailClass, metadata.mailClassSource] = [fromRule, 'rule']
+    else if (config.defaultMailClass)
+      [metadata.mailClass, metadata.mailClassSource] = [config.defaultMailClass, 'default']
+    if (fromHeader === '')
+      problems.push({ check: 'emptyHeader', message: 'empty X-GreenArrow-MailClass header ignored' })
+    if (metadata.mailClass !== null) {
+      const invalid = mailClassProblem(metadata.mailClass)
+      const known =
+        config.knownMailClasses?.some(k => k.toLowerCase() === metadata.mailClass!.toLowerCase()) ?? true
+      if (invalid) fail('invalidMailClass', invalid)
+      else if (!known) fail('unknownMailClass', `unknown mail class ${JSON.stringify(metadata.mailClass)}`)
+    }
+
+    const instance = single('X-GreenArrow-InstanceID')
+    if (instance) {
+      metadata.instanceId = instance.value
+      const invalid = instanceIdProblem(instance.valueBytes)
+      if (invalid) fail('invalidInstanceId', invalid)
+    }
+
+    const click = single('X-GreenArrow-Click-Tracking-ID')
+    if (click) metadata.clickTrackingId = click.value
+
+    // Several DKIM headers add up; a bad one adds nothing.
+    const dkimFields = headers.fields.filter(f => f.is('X-GreenArrow-DKIM'))
+    if (dkimFields.length > 0) {
+      metadata.dkim = []
+      for (const field of dkimFields) {
+        const parsed = parseDkim(field.value, field.raw.length)
+        if ('problem' in parsed) fail('invalidDkim', parsed.problem)
+        else metadata.dkim.push(...parsed.keys)
+      }
+    }
+  } else {
+    // X-Virtual-MTA, when it is read at all, wins over X-GreenArrow-MtaID. An unknown VirtualMTA
+    // means the default one (documented), so virtualMta stays null then.
+    const xVirtual = config.processXVirtualMta ? single('X-Virtual-MTA')?.value : undefined
+    const mta = xVirtual || single('X-GreenArrow-MtaID')?.value
+    if (mta) {
+      const known = config.knownVirtualMtas?.includes(mta) ?? true
+      if (known) metadata.virtualMta = mta
+      else
+        fail('unknownVirtualMta', `unknown VirtualMTA ${JSON.stringify(mta)}; the default VirtualMTA is used`)
+    }
+
+    const sendId = single('X-GreenArrow-SendID')
+    if (sendId) metadata.sendId = sendId.value
+
+    const listId = single('X-GreenArrow-ListID')
+    if (listId) {
+      metadata.listId = listId.value
+      const invalid = listIdProblem(listId.value)
+      if (invalid) fail('invalidListId', invalid)
+    }
+  }
+
+  // Every X-GreenArrow-* header goes, in both modes; X-Virtual-MTA only when configured.
+  headers.remove(f => f.name.toLowerCase().startsWith(GREENARROW_PREFIX))
+  if (config.stripXVirtualMta) headers.remove('X-Virtual-MTA')
+  if (simpleMh) await config.hooks?.modify?.(headers)
+
+  const hide = config.honourReceivedHide && env.has('GREENARROW_SMTP_RECEIVED_HIDE')
+  const received_ = hide
+    ? Buffer.alloc(0)
+    : receivedLine(config.receivedFormat, {
+        ...definedFacts({
+          remoteHost: env.get('TCPREMOTEHOST') ?? connection.remoteHost,
+          remoteInfo: env.get('TCPREMOTEINFO') ?? connection.remoteInfo,
+          remoteIp: env.get('TCPREMOTEIP') ?? connection.remoteIp,
+          localHost: env.get('TCPLOCALHOST'),
+          localIp: env.get('TCPLOCALIP') ?? connection.localIp,
+          recipients: extras.recipients,
+        }),
+        me: config.me,
+        date: now,
+        id: extras.queueId ?? connection.id,
+      })
+  const delivered = new SplicedBody(Buffer.concat([received_, headers.toBuffer()]), received, scan.end)
+
+  const verdict = policyVerdict(config, failed)
+  return verdict ? { metadata, delivered, verdict } : { metadata, delivered }
+}
+
+/** The refusal the policies ask for: a D before any Z (a permanent answer is final), else the first Z. */
+function policyVerdict(config: GreenArrowConfig, failed: GreenArrowCheck[]): Verdict | undefined {
+  let found: Verdict | undefined
+  for (const check of failed) {
+    const policy = config.policies[check]
+    if (policy === 'accept') continue
+    if (policy.reply === 'D') return { code: 'D', text: policy.text }
+    found ??= { code: 'Z', text: policy.text }
+  }
+  return found
+}
+
+/** Drops the keys whose value is undefined (exactOptionalPropertyTypes). */
+function definedFacts<T extends object>(facts: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(facts).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]?: Exclude<T[K], undefined>
+  }
+}

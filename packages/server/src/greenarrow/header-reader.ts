@@ -1,0 +1,59 @@
+import type { MessageBody } from '@qmqpkit/qmqp'
+import { fieldColon, scanHeader, type HeaderScan } from './header-block.js'
+
+/** What was read from the start of a message. */
+export interface HeaderRead extends HeaderScan {
+  /** True when the header went on past `maxHeaderBytes`: fields from there on were not read. */
+  truncated: boolean
+}
+
+const LF = 0x0a
+const CR = 0x0d
+
+/**
+ * Reads the header block of `body` from its start, and never more than about `maxHeaderBytes`
+ * (plus the rest of the chunk that crossed it): the body itself is not read. The stream is
+ * stopped as soon as the line that ends the header has arrived.
+ */
+export async function readHeader(body: MessageBody, maxHeaderBytes: number): Promise<HeaderRead> {
+  let buf = Buffer.allocUnsafe(Math.min(Math.max(maxHeaderBytes, 1), 64 * 1024))
+  let filled = 0
+  let checked = 0 // start of the first line not yet looked at
+  let over = false
+  let atEof = true
+  for await (const chunk of body.stream({ start: 0 }) as AsyncIterable<Buffer>) {
+    if (filled + chunk.length > buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(buf.length * 2, filled + chunk.length))
+      buf.copy(grown, 0, 0, filled)
+      buf = grown
+    }
+    chunk.copy(buf, filled)
+    filled += chunk.length
+    const ended = findHeaderEnd(buf.subarray(0, filled), checked)
+    checked = ended.checked
+    if (ended.found) {
+      atEof = false
+      break
+    }
+    if (filled >= maxHeaderBytes) {
+      over = true
+      atEof = false
+      break
+    }
+  }
+  const seen = buf.subarray(0, over ? Math.min(filled, maxHeaderBytes) : filled)
+  return { ...scanHeader(seen, atEof), truncated: over }
+}
+
+/** Looks at the complete lines from `from`: is one of them the end of the header? */
+function findHeaderEnd(buf: Buffer, from: number): { found: boolean; checked: number } {
+  let pos = from
+  for (;;) {
+    const nl = buf.indexOf(LF, pos)
+    if (nl < 0) return { found: false, checked: pos }
+    const first = buf[pos]!
+    if (first === LF || (first === CR && nl === pos + 1)) return { found: true, checked: pos }
+    if (first !== 0x20 && first !== 0x09 && fieldColon(buf, pos, nl) < 0) return { found: true, checked: pos }
+    pos = nl + 1
+  }
+}

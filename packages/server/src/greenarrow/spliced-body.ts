@@ -1,0 +1,64 @@
+import { Readable } from 'node:stream'
+import type { MessageBody } from '@qmqpkit/qmqp'
+
+/**
+ * A message made of new leading bytes (held in memory: the Received line and the rewritten
+ * header) followed by `source` from `sourceStart` on, streamed from `source` each time: the body
+ * is never copied. `source` must stay readable while this one is used; `dispose()` leaves it to
+ * its owner.
+ */
+export class SplicedBody implements MessageBody {
+  readonly size: number
+  readonly #prefix: Buffer
+  readonly #source: MessageBody
+  readonly #sourceStart: number
+
+  constructor(prefix: Buffer, source: MessageBody, sourceStart: number) {
+    if (!Number.isInteger(sourceStart) || sourceStart < 0 || sourceStart > source.size)
+      throw new RangeError(`sourceStart ${sourceStart} outside 0..${source.size}`)
+    this.#prefix = prefix
+    this.#source = source
+    this.#sourceStart = sourceStart
+    this.size = prefix.length + source.size - sourceStart
+  }
+
+  /** Bytes `start` (default 0) up to, not including, `end` (default: the size). */
+  stream(range: { start?: number; end?: number } = {}): Readable {
+    const start = Math.max(0, range.start ?? 0)
+    const end = Math.min(this.size, range.end ?? this.size)
+    const prefix = this.#prefix
+    const source = this.#source
+    const sourceStart = this.#sourceStart
+    async function* pieces(): AsyncGenerator<Buffer> {
+      if (start >= end) return
+      if (start < prefix.length) yield prefix.subarray(start, Math.min(end, prefix.length))
+      if (end <= prefix.length) return
+      const from = sourceStart + Math.max(0, start - prefix.length)
+      const to = sourceStart + (end - prefix.length)
+      if (from >= to) return
+      // The source is asked for its whole tail only when that is what is wanted, so that any
+      // MessageBody works, whatever it makes of a range's end.
+      const wantsTail = to === source.size
+      let left = to - from
+      for await (const chunk of source.stream(
+        wantsTail ? { start: from } : { start: from, end: to },
+      ) as AsyncIterable<Buffer>) {
+        const piece = chunk.length > left ? chunk.subarray(0, left) : chunk
+        left -= piece.length
+        if (piece.length > 0) yield piece
+        if (left === 0) return
+      }
+      throw new Error(`message body ended ${left} bytes early`)
+    }
+    return Readable.from(pieces(), { objectMode: false })
+  }
+
+  async read(): Promise<Buffer> {
+    const parts: Buffer[] = []
+    for await (const chunk of this.stream() as AsyncIterable<Buffer>) parts.push(chunk)
+    return Buffer.concat(parts, this.size)
+  }
+
+  /** Nothing to release: the prefix is garbage-collected, the source belongs to its owner. */
+  async dispose(): Promise<void> {}
+}
