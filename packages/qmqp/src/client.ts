@@ -1,0 +1,272 @@
+import net, { type Socket } from 'node:net'
+import { Readable } from 'node:stream'
+import {
+  QmqpConfigError,
+  QmqpConnectError,
+  QmqpConnectionError,
+  QmqpError,
+  QmqpReplyError,
+  QmqpTimeoutError,
+} from './errors.js'
+import { isMessageBody } from './message-body.js'
+import { writeRequest, type MessageSource, type RequestInput } from './request.js'
+import { ReplyDecoder } from './response.js'
+import type { Verdict } from './verdict.js'
+
+/** What to send. A plain Readable as `message` needs `size`; such a stream can be sent only once. */
+export interface SendRequest {
+  message: MessageSource | Readable
+  /** Byte count of `message` when it is a plain Readable. */
+  size?: number
+  sender: Buffer | string
+  recipients: ReadonlyArray<Buffer | string>
+}
+
+/** How to send; every default is here. */
+export interface SendOptions {
+  /** Tried in order: `1.2.3.4`, `1.2.3.4:629`, `[::1]:6628`, `::1`, `mx.example.com`, `mx.example.com:629`. */
+  servers: ReadonlyArray<string>
+  /** Port for servers named without one. Default 628. */
+  port?: number
+  /** Per server. Default 10,000 (qmail-qmqpc). */
+  connectTimeoutMs?: number
+  /** Longest wait for any progress while writing or reading. Default 60,000 (qmail-qmqpc). */
+  timeoutMs?: number
+  /**
+   * 'connect' (default, qmail-qmqpc): the next server only when connecting fails; once connected the
+   * answer is final. 'connect-or-Z': also after a Z. A D is always final.
+   */
+  failoverOn?: 'connect' | 'connect-or-Z'
+}
+
+/** A server as parsed from its spec. */
+export interface ServerAddress {
+  host: string
+  port: number
+  /** The spec as given. */
+  spec: string
+}
+
+/** One server tried. */
+export interface SendAttempt {
+  server: string
+  verdict?: Verdict
+  error?: QmqpError
+}
+
+export interface SendResult {
+  verdict: Verdict
+  /** The server spec that answered, as given in `servers`. */
+  server: string
+  /** Its address and port as connected. */
+  remoteAddress: string
+  remotePort: number
+  attempts: SendAttempt[]
+  /** Milliseconds: connecting to the answering server, writing the request, waiting for the reply, and all attempts. */
+  timings: { connectMs: number; writeMs: number; replyMs: number; totalMs: number }
+}
+
+/** Parses a server spec (see SendOptions.servers). Throws QmqpConfigError. */
+export function parseServer(spec: string, defaultPort = 628): ServerAddress {
+  const s = spec.trim()
+  const bad = (why: string) => new QmqpConfigError(`bad server ${JSON.stringify(spec)}: ${why}`)
+  const portOf = (p: string) => {
+    if (!/^[0-9]{1,5}$/.test(p) || Number(p) < 1 || Number(p) > 65535) throw bad('port must be 1-65535')
+    return Number(p)
+  }
+  if (s === '') throw bad('empty')
+  let m = /^\[([^\]]+)\](?::(.*))?$/.exec(s)
+  if (m) {
+    if (net.isIPv6(m[1]!) === false) throw bad('not an IPv6 address in brackets')
+    return { host: m[1]!, port: m[2] !== undefined ? portOf(m[2]) : defaultPort, spec }
+  }
+  if (s.indexOf(':') !== s.lastIndexOf(':')) {
+    if (!net.isIPv6(s)) throw bad('not an IPv6 address')
+    return { host: s, port: defaultPort, spec }
+  }
+  m = /^([^:]+):(.*)$/.exec(s)
+  const host = m ? m[1]! : s
+  if (!/^[A-Za-z0-9._-]+$/.test(host)) throw bad('not a host name or address')
+  return { host, port: m ? portOf(m[2]!) : defaultPort, spec }
+}
+
+function connectReason(code: string | undefined): QmqpConnectError['reason'] {
+  if (code === 'ECONNREFUSED') return 'refused'
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_FAIL' || code === 'EAI_NODATA')
+    return 'dns'
+  if (code === 'ETIMEDOUT') return 'timeout'
+  return 'unreachable'
+}
+
+/** Connects within `timeoutMs`, or rejects with QmqpConnectError. */
+export function connectServer(addr: ServerAddress, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: addr.host, port: addr.port, allowHalfOpen: true })
+    const timer = setTimeout(() => {
+      socket.destroy()
+      reject(
+        new QmqpConnectError('timeout', addr.spec, `connect to ${addr.spec} timed out after ${timeoutMs} ms`),
+      )
+    }, timeoutMs)
+    socket.once('connect', () => {
+      clearTimeout(timer)
+      socket.removeAllListeners('error')
+      resolve(socket)
+    })
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer)
+      socket.destroy()
+      const reason = connectReason(err.code)
+      reject(
+        new QmqpConnectError(
+          reason,
+          addr.spec,
+          `cannot connect to ${addr.spec}: ${err.code ?? err.message}`,
+          { cause: err },
+        ),
+      )
+    })
+  })
+}
+
+/**
+ * Sends one request on a connected socket and reads the verdict. The request is written with
+ * backpressure; a reply that arrives before the last byte is written (a server refusing a
+ * size early) is taken and the writing stops. Always destroys the socket.
+ */
+export function exchange(
+  socket: Socket,
+  req: RequestInput,
+  server: string,
+  timeoutMs: number,
+): Promise<{ verdict: Verdict; writeMs: number; replyMs: number }> {
+  const t0 = performance.now()
+  let tWritten: number | undefined
+  return new Promise((resolve, reject) => {
+    const replies = new ReplyDecoder()
+    let done = false
+    const finish = (err: Error | undefined, verdict?: Verdict) => {
+      if (done) return
+      done = true
+      socket.setTimeout(0)
+      socket.destroy()
+      const tEnd = performance.now()
+      if (err) reject(err)
+      else
+        resolve({
+          verdict: verdict!,
+          writeMs: (tWritten ?? tEnd) - t0,
+          replyMs: tWritten === undefined ? 0 : tEnd - tWritten,
+        })
+    }
+    socket.setTimeout(timeoutMs, () =>
+      finish(new QmqpTimeoutError(tWritten === undefined ? 'write' : 'read', timeoutMs, server)),
+    )
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        const v = replies.push(chunk)
+        if (v) finish(undefined, v)
+      } catch (err) {
+        finish(new QmqpReplyError('bad-reply', server, `${server}: ${(err as Error).message}`))
+      }
+    })
+    socket.on('end', () =>
+      finish(new QmqpReplyError('no-reply', server, `${server} closed the connection without a reply`)),
+    )
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      // A reset while writing may follow a reply already read; 'data' runs first, so `done` is set.
+      finish(
+        new QmqpConnectionError(server, `connection to ${server} failed: ${err.code ?? err.message}`, {
+          cause: err,
+        }),
+      )
+    })
+    socket.on('close', () =>
+      finish(new QmqpReplyError('no-reply', server, `${server} closed the connection without a reply`)),
+    )
+    writeRequest(socket, req).then(
+      () => {
+        tWritten = performance.now()
+      },
+      (err: unknown) => {
+        if (done) return
+        if (err instanceof QmqpError) return finish(err)
+        // The socket broke under the writer: let the reply, an 'end' or an 'error' decide; if none comes, say so.
+        setImmediate(() =>
+          finish(
+            new QmqpConnectionError(
+              server,
+              `connection to ${server} lost while sending: ${(err as Error).message}`,
+              { cause: err },
+            ),
+          ),
+        )
+      },
+    )
+  })
+}
+
+/**
+ * Sends one message over QMQP, trying `servers` in order as qmail-qmqpc does. Resolves with the
+ * answering server's verdict (K, Z or D); rejects with QmqpConnectError when no server could be
+ * reached, or with the error of the connected server (timeout, lost connection, no reply).
+ */
+export async function send(request: SendRequest, options: SendOptions): Promise<SendResult> {
+  const port = options.port ?? 628
+  const connectTimeoutMs = options.connectTimeoutMs ?? 10_000
+  const timeoutMs = options.timeoutMs ?? 60_000
+  const failoverOn = options.failoverOn ?? 'connect'
+  const servers = options.servers.map(s => parseServer(s, port))
+  if (servers.length === 0) throw new QmqpConfigError('no QMQP servers given')
+  let message: MessageSource
+  if (request.message instanceof Readable) {
+    if (request.size === undefined || !Number.isSafeInteger(request.size) || request.size < 0)
+      throw new QmqpConfigError('a stream message needs its size in bytes')
+    message = { stream: request.message, size: request.size }
+  } else message = request.message
+  const oneShot = !(typeof message === 'string' || Buffer.isBuffer(message) || isMessageBody(message))
+  const req: RequestInput = { message, sender: request.sender, recipients: request.recipients }
+
+  const start = performance.now()
+  const attempts: SendAttempt[] = []
+  let lastError: QmqpError | undefined
+  let lastZ: SendResult | undefined
+  for (const [i, addr] of servers.entries()) {
+    const tc = performance.now()
+    let socket: Socket
+    try {
+      socket = await connectServer(addr, connectTimeoutMs)
+    } catch (err) {
+      lastError = err as QmqpError
+      attempts.push({ server: addr.spec, error: lastError })
+      continue
+    }
+    const connectMs = performance.now() - tc
+    const remoteAddress = socket.remoteAddress ?? addr.host
+    const remotePort = socket.remotePort ?? addr.port
+    let r: Awaited<ReturnType<typeof exchange>>
+    try {
+      r = await exchange(socket, req, addr.spec, timeoutMs)
+    } catch (err) {
+      if (err instanceof QmqpError) attempts.push({ server: addr.spec, error: err })
+      throw err
+    }
+    attempts.push({ server: addr.spec, verdict: r.verdict })
+    const result: SendResult = {
+      verdict: r.verdict,
+      server: addr.spec,
+      remoteAddress,
+      remotePort,
+      attempts,
+      timings: { connectMs, writeMs: r.writeMs, replyMs: r.replyMs, totalMs: performance.now() - start },
+    }
+    const more = i < servers.length - 1
+    if (r.verdict.code === 'Z' && failoverOn === 'connect-or-Z' && more && !oneShot) {
+      lastZ = result
+      continue
+    }
+    return result
+  }
+  if (lastZ) return { ...lastZ, attempts, timings: { ...lastZ.timings, totalMs: performance.now() - start } }
+  throw lastError!
+}
