@@ -19,8 +19,7 @@ export async function readHeader(body: MessageBody, maxHeaderBytes: number): Pro
   let buf = Buffer.allocUnsafe(Math.min(Math.max(maxHeaderBytes, 1), 64 * 1024))
   let filled = 0
   let checked = 0 // start of the first line not yet looked at
-  let over = false
-  let atEof = true
+  let found = false
   for await (const chunk of body.stream({ start: 0 }) as AsyncIterable<Buffer>) {
     if (filled + chunk.length > buf.length) {
       const grown = Buffer.allocUnsafe(Math.max(buf.length * 2, filled + chunk.length))
@@ -31,18 +30,13 @@ export async function readHeader(body: MessageBody, maxHeaderBytes: number): Pro
     filled += chunk.length
     const ended = findHeaderEnd(buf.subarray(0, filled), checked)
     checked = ended.checked
-    if (ended.found) {
-      atEof = false
-      break
-    }
-    if (filled >= maxHeaderBytes) {
-      over = true
-      atEof = false
-      break
-    }
+    // Stop at the end of the header, or once past the limit (breaking out closes the stream).
+    if ((found = ended.found) || filled > maxHeaderBytes) break
   }
-  const seen = buf.subarray(0, over ? Math.min(filled, maxHeaderBytes) : filled)
-  return { ...scanHeader(seen, atEof), truncated: over }
+  // The limit holds whatever the chunk sizes: a header ending past it is cut at the limit.
+  const over = found ? checked > maxHeaderBytes : filled > maxHeaderBytes
+  if (over) return { ...scanHeader(buf.subarray(0, maxHeaderBytes), false), truncated: true }
+  return { ...scanHeader(buf.subarray(0, filled), !found), truncated: false }
 }
 
 /** Looks at the complete lines from `from`: is one of them the end of the header? */
