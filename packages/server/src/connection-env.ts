@@ -1,0 +1,114 @@
+import ipaddr from 'ipaddr.js'
+import { formatIp6 } from '@qmqpkit/tcprules'
+
+/** The facts about one connection from which tcpserver builds its environment. */
+export interface EndpointFacts {
+  /** Remote and local addresses as the socket reports them (IPv4-mapped forms allowed). */
+  remoteAddress: string
+  remotePort: number
+  localAddress: string
+  localPort: number
+  /** TCPLOCALHOST (tcpserver -l), TCPREMOTEHOST, TCPREMOTEINFO when known. */
+  localHost?: string | null
+  remoteHost?: string | null
+  remoteInfo?: string | null
+}
+
+/** Which tcpserver's environment to reproduce: ucspi-tcp (`ipv4`) or ucspi-tcp-ipv6 (`ipv6`). */
+export type Dialect = 'ipv4' | 'ipv6'
+
+/** The connection as tcpserver would describe it: normalised addresses, PROTO and the ordered environment. */
+export interface ConnectionEnv {
+  proto: 'TCP' | 'TCP6'
+  remoteIp: string
+  localIp: string
+  env: Array<[name: string, value: Buffer]>
+}
+
+/**
+ * An address in the text tcpserver uses: IPv4 dotted quad for IPv4 and IPv4-mapped IPv6
+ * peers (normalised once, at accept), ucspi-tcp-ipv6's `ip6_fmt` form for the rest.
+ */
+export function addressText(address: string): string {
+  const addr = ipaddr.process(stripZone(address))
+  return addr.kind() === 'ipv4' ? addr.toString() : ip6Text(addr as ipaddr.IPv6)
+}
+
+/** True when the peer is IPv4 or IPv4-mapped IPv6. */
+export function isIpv4(address: string): boolean {
+  return ipaddr.process(stripZone(address)).kind() === 'ipv4'
+}
+
+/** True for 127.0.0.0/8 and ::1 (IPv4-mapped loopback included). */
+export function isLoopback(address: string): boolean {
+  return ipaddr.process(stripZone(address)).range() === 'loopback'
+}
+
+/**
+ * ucspi-tcp-ipv6's `ip6_fmt` text of an IPv6 address (the form rules keys are written in);
+ * IPv4-mapped addresses as `::ffff:a.b.c.d`.
+ */
+export function ip6Text(address: string | ipaddr.IPv6): string {
+  const addr = typeof address === 'string' ? ipaddr.IPv6.parse(stripZone(address)) : address
+  if (addr.isIPv4MappedAddress()) return `::ffff:${addr.toIPv4Address().toString()}`
+  return formatIp6(addr.parts)
+}
+
+/** The IPv6 text of any address: IPv4 becomes `::ffff:a.b.c.d`, as ucspi-tcp-ipv6 sets TCP6*IP. */
+function ip6TextOfAny(address: string): string {
+  const addr = ipaddr.parse(stripZone(address))
+  return addr.kind() === 'ipv4' ? `::ffff:${addr.toString()}` : ip6Text(addr as ipaddr.IPv6)
+}
+
+function stripZone(address: string): string {
+  const percent = address.indexOf('%')
+  return percent < 0 ? address : address.slice(0, percent)
+}
+
+/**
+ * The environment tcpserver sets before the rule's variables, in its order:
+ * PROTO, TCPLOCALIP, TCPLOCALPORT, TCPLOCALHOST, TCPREMOTEIP, TCPREMOTEPORT, TCPREMOTEHOST,
+ * TCPREMOTEINFO. The ucspi-tcp-ipv6 dialect puts each TCP6* twin right after its TCP* variable
+ * (for IPv4 peers too, as `::ffff:a.b.c.d`), and PROTO is TCP6 for a native IPv6 peer.
+ */
+export function connectionEnv(facts: EndpointFacts, dialect: Dialect): ConnectionEnv {
+  const remoteIp = addressText(facts.remoteAddress)
+  const localIp = addressText(facts.localAddress)
+  const v6 = dialect === 'ipv6'
+  const proto = v6 && !isIpv4(facts.remoteAddress) ? 'TCP6' : 'TCP'
+  const env: Array<[string, Buffer]> = [['PROTO', Buffer.from(proto)]]
+  const put = (suffix: string, value: string | null | undefined, v6Value = value) => {
+    if (value === null || value === undefined) return
+    env.push([`TCP${suffix}`, Buffer.from(value, 'latin1')])
+    if (v6) env.push([`TCP6${suffix}`, Buffer.from(v6Value!, 'latin1')])
+  }
+  put('LOCALIP', localIp, ip6TextOfAny(facts.localAddress))
+  put('LOCALPORT', String(facts.localPort))
+  put('LOCALHOST', facts.localHost)
+  put('REMOTEIP', remoteIp, ip6TextOfAny(facts.remoteAddress))
+  put('REMOTEPORT', String(facts.remotePort))
+  put('REMOTEHOST', facts.remoteHost)
+  put('REMOTEINFO', facts.remoteInfo)
+  return { proto, remoteIp, localIp, env }
+}
+
+/**
+ * Applies a rule's variables in order, as tcpserver does before it runs the program: a
+ * variable already set is replaced (it moves to the end), so a later duplicate wins.
+ */
+export function applyRuleEnv(
+  base: Array<[string, Buffer]>,
+  ruleEnv: Array<[string, Buffer]>,
+): Array<[string, Buffer]> {
+  const env = [...base]
+  for (const [name, value] of ruleEnv) {
+    const at = env.findIndex(([n]) => n === name)
+    if (at >= 0) env.splice(at, 1)
+    env.push([name, value])
+  }
+  return env
+}
+
+/** Variables qmqpd --stdio records from its own environment (set by tcpserver and its rules). */
+export const STDIO_RECORDED =
+  /^(PROTO|TCP6?(LOCALIP|LOCALPORT|LOCALHOST|REMOTEIP|REMOTEPORT|REMOTEHOST|REMOTEINFO|INTERFACE)|RELAYCLIENT|GREENARROW_[A-Z0-9_]*)$/
