@@ -1,0 +1,100 @@
+import { envFromObject } from '@qmqpkit/classic'
+import { send as qmqpSend, type MessageSource, type Verdict } from '@qmqpkit/qmqp'
+import { formatServer, parseServerLine, QMQP_PORT, readQmqpServers, type QmqpServer } from './control.js'
+import { ClientRejectedError, ClientUsageError } from './errors.js'
+import { clientHome } from './home.js'
+
+/** Where a message goes: the envelope sender (may be empty, for bounces) and the recipients. */
+export interface Envelope {
+  sender: Buffer | string
+  recipients: Array<Buffer | string>
+}
+
+/** A message: bytes, text (UTF-8), a spooled body from @qmqpkit/qmqp, or `{ stream, size }` (sent once). */
+export type MessageInput = MessageSource
+
+/** Options of {@link send}; every default is stated here. */
+export interface SendOptions {
+  /**
+   * Servers to try in order, as `qmqpservers` lines (`10.0.0.5`, `mx.example.com:6628`,
+   * `[2001:db8::1]:628`) or objects. Default: `HOME/control/qmqpservers`.
+   */
+  servers?: Array<string | QmqpServer>
+  /** Client home whose `control/qmqpservers` is read. Default: `QMQPKIT_CLIENT_HOME`, else `/var/hvmail-client`. */
+  home?: string
+  /** Environment consulted for `QMQPKIT_CLIENT_HOME`. Default: `process.env`. */
+  env?: Map<string, Buffer>
+  /** Connect timeout per server (qmail-qmqpc: 10 s). */
+  connectTimeoutMs?: number
+  /** Timeout of each read or write once connected (qmail-qmqpc: 60 s). */
+  timeoutMs?: number
+  /** When to try the next server: only when connecting fails (qmail-qmqpc), or also on a Z answer. */
+  failoverOn?: 'connect' | 'connect-or-Z'
+  /** Send a message with no recipients instead of refusing it (qmail-inject does; default false). */
+  allowNoRecipients?: boolean
+}
+
+/** The answer of an accepted message. */
+export interface SendResult {
+  /** The server's K verdict; its text usually carries the queue id. */
+  verdict: Verdict
+  /** The server that answered, as `host:port`. */
+  server: string
+  /** The envelope as sent. */
+  envelope: { sender: Buffer; recipients: Buffer[] }
+}
+
+/**
+ * Sends one message over QMQP, trying the servers in order, and resolves when a server
+ * answered K. A Z or D answer rejects with ClientRejectedError (`temporary` true for Z); a
+ * failure to reach any server rejects with the QMQP client's error (QmqpConnectError, …),
+ * and missing configuration with ClientConfigError. Every error carries `temporary`.
+ *
+ * @example
+ * const { verdict, server } = await send('Subject: hi\n\nhello\n',
+ *   { sender: 'app@example.com', recipients: ['ops@example.com'] }, { servers: ['127.0.0.1:628'] })
+ */
+export async function send(
+  message: MessageInput,
+  envelope: Envelope,
+  options: SendOptions = {},
+): Promise<SendResult> {
+  const sender = toBuffer(envelope.sender)
+  const recipients = envelope.recipients.map(toBuffer)
+  if (recipients.length === 0 && options.allowNoRecipients !== true)
+    throw new ClientUsageError('no recipients')
+  const servers = resolveServers(options)
+  const result = await qmqpSend(
+    { message, sender, recipients },
+    {
+      servers,
+      port: QMQP_PORT,
+      connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+      timeoutMs: options.timeoutMs ?? 60_000,
+      failoverOn: options.failoverOn ?? 'connect',
+    },
+  )
+  if (result.verdict.code !== 'K') {
+    throw new ClientRejectedError({ code: result.verdict.code, text: result.verdict.text }, result.server)
+  }
+  return { verdict: result.verdict, server: result.server, envelope: { sender, recipients } }
+}
+
+/** The server list of a send: the explicit one, else the client home's `qmqpservers`. */
+export function resolveServers(options: Pick<SendOptions, 'servers' | 'home' | 'env'>): string[] {
+  if (options.servers !== undefined) {
+    if (options.servers.length === 0) throw new ClientUsageError('no servers given')
+    return options.servers.map(s => {
+      if (typeof s !== 'string') return formatServer(s)
+      const parsed = parseServerLine(s.trim())
+      if (parsed === undefined) throw new ClientUsageError(`not a server: ${s}`)
+      return formatServer(parsed)
+    })
+  }
+  const home = options.home ?? clientHome(options.env ?? envFromObject(process.env))
+  return readQmqpServers(home).map(formatServer)
+}
+
+function toBuffer(value: Buffer | string): Buffer {
+  return Buffer.isBuffer(value) ? value : Buffer.from(value)
+}
