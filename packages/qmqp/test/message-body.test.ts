@@ -1,0 +1,128 @@
+import t, { type Test } from 'tap'
+import { existsSync, writeFileSync } from 'node:fs'
+import { readdir } from 'node:fs/promises'
+import { Readable } from 'node:stream'
+import {
+  BodySpool,
+  isMessageBody,
+  messageBodyFrom,
+  messageBodyFromFile,
+  spoolStream,
+  type MessageBody,
+} from '../src/message-body.js'
+
+const text = async (s: Readable) => {
+  const parts: Buffer[] = []
+  for await (const c of s) parts.push(c as Buffer)
+  return Buffer.concat(parts).toString('latin1')
+}
+
+async function checkRanges(t: Test, body: MessageBody, want: string) {
+  t.equal(body.size, want.length)
+  t.equal((await body.read()).toString('latin1'), want)
+  t.equal(await text(body.stream()), want, 'whole')
+  t.equal(await text(body.stream()), want, 'readable again')
+  t.equal(await text(body.stream({ start: 3 })), want.slice(3))
+  t.equal(await text(body.stream({ end: 5 })), want.slice(0, 5))
+  t.equal(await text(body.stream({ start: 2, end: 9 })), want.slice(2, 9), 'end is exclusive')
+  t.equal(await text(body.stream({ start: 4, end: 4 })), '')
+  t.equal(await text(body.stream({ start: -5, end: want.length + 10 })), want, 'clamped')
+}
+
+t.test('a body from a Buffer or a string', async t => {
+  await checkRanges(t, messageBodyFrom('Subject: x\n\nhello world\n'), 'Subject: x\n\nhello world\n')
+  const b = messageBodyFrom(Buffer.from([0xff, 0x00, 0x41]))
+  t.same(await b.read(), Buffer.from([0xff, 0x00, 0x41]))
+  t.equal(await text(messageBodyFrom('').stream()), '')
+  await b.dispose()
+  t.ok(isMessageBody(b))
+  t.notOk(isMessageBody(Buffer.from('x')))
+})
+
+t.test('the spool stays in memory up to the threshold, then moves to a file', async t => {
+  const dir = t.testdir()
+  const small = new BodySpool({ spoolThresholdBytes: 10, spoolDir: dir })
+  t.ok(small.write(Buffer.from('0123456789')))
+  const mem = await small.finish()
+  t.equal(small.path, undefined)
+  await checkRanges(t, mem, '0123456789')
+
+  const big = new BodySpool({ spoolThresholdBytes: 10, spoolDir: dir })
+  big.write(Buffer.from('01234'))
+  big.write(Buffer.from('56789'))
+  big.write(Buffer.from('abcdef'))
+  t.ok(big.path?.startsWith(dir))
+  t.equal(big.size, 16)
+  await big.onDrain()
+  const file = await big.finish()
+  await checkRanges(t, file, '0123456789abcdef')
+  t.ok(existsSync(big.path!))
+  await file.dispose()
+  await file.dispose()
+  t.notOk(existsSync(big.path!), 'dispose removes the file')
+  t.throws(() => file.stream(), { code: 'QMQP_ERR_SPOOL' })
+  await t.rejects(file.read(), { code: 'QMQP_ERR_SPOOL' })
+})
+
+t.test('abort removes a half-written spool file', async t => {
+  const dir = t.testdir()
+  const s = new BodySpool({ spoolThresholdBytes: 4, spoolDir: dir })
+  s.write(Buffer.from('0123456789'))
+  await s.abort()
+  await s.abort()
+  t.same(await readdir(dir), [])
+  const m = new BodySpool({ spoolDir: dir })
+  m.write(Buffer.from('x'))
+  await m.abort()
+})
+
+t.test('a spool file that cannot be created is a QmqpSpoolError', async t => {
+  const s = new BodySpool({ spoolThresholdBytes: 1, spoolDir: '/nonexistent/qmqp-spool' })
+  s.write(Buffer.from('abc'))
+  await t.rejects(s.finish(), { code: 'QMQP_ERR_SPOOL' })
+  await s.abort()
+})
+
+t.test('spoolStream copies a pipe into a body and counts it', async t => {
+  const dir = t.testdir()
+  const body = await spoolStream(Readable.from([Buffer.from('abc'), 'def', Buffer.alloc(100, 0x78)]), {
+    spoolThresholdBytes: 50,
+    spoolDir: dir,
+  })
+  t.equal(body.size, 106)
+  t.equal((await body.read()).toString(), 'abcdef' + 'x'.repeat(100))
+  await body.dispose()
+  const failing = new Readable({
+    read() {
+      this.destroy(new Error('read failed'))
+    },
+  })
+  await t.rejects(spoolStream(failing, { spoolDir: dir }), /read failed/)
+  t.same(await readdir(dir), [])
+})
+
+t.test('messageBodyFromFile reads a file in place and leaves it on dispose', async t => {
+  const dir = t.testdir()
+  writeFileSync(`${dir}/m`, 'Subject: file\n\nbody\n')
+  const body = await messageBodyFromFile(`${dir}/m`)
+  await checkRanges(t, body, 'Subject: file\n\nbody\n')
+  await body.dispose()
+  t.ok(existsSync(`${dir}/m`))
+})
+
+t.test('a multi-megabyte body through a slow file spool: the writer is held back', async t => {
+  const dir = t.testdir()
+  const spool = new BodySpool({ spoolThresholdBytes: 64 * 1024, spoolDir: dir })
+  const chunk = Buffer.alloc(64 * 1024, 0x61)
+  let waits = 0
+  for (let i = 0; i < 64; i++) {
+    if (!spool.write(chunk)) {
+      waits++
+      await spool.onDrain()
+    }
+  }
+  const body = await spool.finish()
+  t.equal(body.size, 64 * 64 * 1024)
+  t.ok(waits > 0, `backpressure was applied (${waits} waits)`)
+  await body.dispose()
+})
