@@ -60,9 +60,12 @@ t.test('a line that is not a field ends the header; so does the end of the messa
 
 t.test('partial input: an unfinished line or a field that may continue is left out', async t => {
   const unfinished = scanHeader(b('A: 1\nB: 2\nC: par'), false)
-  t.same(raws(unfinished.fields), ['A: 1\n'])
-  t.equal(unfinished.end, 5)
+  t.same(raws(unfinished.fields), ['A: 1\n', 'B: 2\n'])
+  t.equal(unfinished.end, 10)
   t.equal(unfinished.complete, false)
+  const unfinishedContinuation = scanHeader(b('A: 1\nB: 2\n  par'), false)
+  t.same(raws(unfinishedContinuation.fields), ['A: 1\n'])
+  t.equal(unfinishedContinuation.end, 5)
   const mayContinue = scanHeader(b('A: 1\nB: 2\n'), false)
   t.same(raws(mayContinue.fields), ['A: 1\n'])
   t.equal(mayContinue.end, 5)

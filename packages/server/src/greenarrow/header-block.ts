@@ -106,7 +106,8 @@ export function scanHeader(buf: Buffer, atEof: boolean): HeaderScan {
     const nl = buf.indexOf(LF, pos)
     const lineEnd = nl < 0 ? buf.length : nl + 1
     if (nl < 0 && !atEof) {
-      // An unfinished line: the field before it may still get a continuation.
+      // An unfinished line. Its first byte tells whether it continues the field before it.
+      if (!isBlank(buf[pos]!)) close(pos)
       return { fields, end: fieldStart >= 0 ? fieldStart : pos, complete: false }
     }
     const first = buf[pos]!
