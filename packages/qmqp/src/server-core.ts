@@ -458,39 +458,59 @@ class Connection {
         finish({ kind: 'timeout', which: 'total' })
       }, limits.totalTimeoutMs)
     const rate = decision.readBytesPerSecond
-    const onData = (chunk: Buffer) => {
+    /** Feeds one chunk to the decoder; returns a promise when reading must wait for the spool. */
+    const consume = (chunk: Buffer): Promise<void> | undefined => {
       transcript.firstByteAt ??= Date.now()
       let used: number
       try {
         used = decoder.push(chunk)
       } catch (err) {
-        this.#bytesRead += decoder.bytesRead - this.#bytesRead
-        return finish({ kind: 'error', err })
+        this.#bytesRead = decoder.bytesRead
+        finish({ kind: 'error', err })
+        return undefined
       }
       this.#bytesRead += used
       if (decoder.done) {
         transcript.requestDoneAt = Date.now()
-        return finish({ kind: 'done' })
+        finish({ kind: 'done' })
+        return undefined
       }
-      const waits: Array<Promise<void>> = []
-      if (needDrain) {
-        needDrain = false
-        waits.push(spool.onDrain())
-      }
-      if (rate && rate > 0) waits.push(delay((chunk.length / rate) * 1000))
-      if (waits.length === 0) return armIdle()
+      if (!needDrain) return undefined
+      needDrain = false
+      return spool.onDrain()
+    }
+    /** Set while a chunk waits to be used or the spool drains; the end of input waits for it. */
+    let pending: Promise<unknown> | undefined
+    const waitThenResume = (wait: Promise<unknown>) => {
       input.pause()
       if (idleTimer) clearTimeout(idleTimer)
-      Promise.all(waits).then(
+      const p = (pending = wait.then(
         () => {
+          if (pending === p) pending = undefined
           if (settled) return
           armIdle()
           input.resume()
         },
         err => finish({ kind: 'error', err }),
-      )
+      ))
     }
-    const onEnd = () => {
+    const onData = (chunk: Buffer) => {
+      if (rate && rate > 0) {
+        // A throttled connection: each chunk waits its share of time before it is used.
+        return waitThenResume(
+          delay((chunk.length / rate) * 1000).then(() => {
+            if (!settled) return consume(chunk)
+          }),
+        )
+      }
+      const wait = consume(chunk)
+      if (settled) return
+      if (wait) waitThenResume(wait)
+      else armIdle()
+    }
+    const endOfInput = () => {
+      if (settled) return
+      if (pending) return void pending.then(endOfInput)
       try {
         decoder.end()
         finish({ kind: 'done' })
@@ -498,6 +518,7 @@ class Connection {
         finish({ kind: 'error', err })
       }
     }
+    const onEnd = () => endOfInput()
     const onAbort = () => finish({ kind: 'abort' })
     this.#onDestroy = () => {
       destroyed = true
