@@ -164,3 +164,30 @@ export function rulesSource(path: string, dialect: Dialect, events: AccessEvents
     },
   }
 }
+
+/** The access control a Config asks for: `--rules`, `--rules-source`, or loopback only. */
+export function accessControlFor(
+  rules: { kind: 'cdb' | 'source'; path: string } | null,
+  dialect: Dialect,
+  events: AccessEvents = {},
+): AccessControl {
+  if (!rules) return loopbackOnly()
+  return rules.kind === 'cdb'
+    ? rulesDatabase(rules.path, dialect, events)
+    : rulesSource(rules.path, dialect, events)
+}
+
+/** Access events written to a log: a reload as info, an unusable source (with its line) as an error. */
+export function loggedAccessEvents(log: {
+  info(o: object, m?: string): void
+  error(o: object, m?: string): void
+}): AccessEvents {
+  return {
+    onReload: path => log.info({ event: 'rules-reload', path }, 'rules changed, new rules in force'),
+    onSourceError: (err, path) =>
+      log.error(
+        { event: 'rules-error', path, line: (err as { line?: number }).line, err: err.message },
+        'rules source not usable, previous rules stay in force',
+      ),
+  }
+}

@@ -101,9 +101,12 @@ export class Qmqpd {
   readonly #listeners: net.Server[] = []
   readonly #conns = new Map<string, ConnState>()
   readonly #inFlight = new Set<Promise<unknown>>()
-  /** Messages handled by this process: the `n` of the K reply `ok <time> qp <n>`. */
-  #seq = 0
-  readonly #bootTag = `${Date.now()}.${process.pid}`
+  /**
+   * The next message id, a number: it starts at the start-up time in milliseconds and counts
+   * up by one per message, so ids grow across restarts (unless a process averaged more than one
+   * message per millisecond). It is the `n` of the K reply `ok <unix-time> qp <n>`.
+   */
+  #nextId = Date.now()
   /** Under `--stdio`: the environment tcpserver set, recorded instead of one built from a socket. */
   #stdioEnv: Array<[string, Buffer]> | null = null
   #lastOutcome: string | null = null
@@ -303,8 +306,7 @@ export class Qmqpd {
     info: ConnectionInfo,
   ): Promise<Verdict> {
     const started = Date.now()
-    const n = ++this.#seq
-    const id = `${this.#bootTag}.${n}`
+    const id = String(this.#nextId++)
     const receivedAt = started
     let delivered = req.message
     let verdict: Verdict = { code: 'Z', text: 'temporary failure processing the message (#4.3.0)' }
@@ -314,7 +316,7 @@ export class Qmqpd {
       try {
         ga = await applyGreenArrow(req.message, info, req.sender, this.#ga, new Date(receivedAt), {
           recipients: req.recipients,
-          queueId: String(n),
+          queueId: id,
         })
       } catch (err) {
         this.#parts.log.error(
@@ -341,14 +343,12 @@ export class Qmqpd {
         faults: [],
         namespace: null,
       }
-      verdict = { code: 'K', text: `ok ${Math.floor(receivedAt / 1000)} qp ${n}` }
+      // qmail-qmqpd's K text; a backend's own K text (the exec backend's `qp <pid>`) replaces it.
+      verdict = { code: 'K', text: `ok ${Math.floor(receivedAt / 1000)} qp ${id}` }
       for (const backend of this.#parts.backends) {
         backendName = backend.name
-        const answer = await this.#deliver(backend, msg)
-        if (answer.code !== 'K') {
-          verdict = answer
-          break
-        }
+        verdict = await this.#deliver(backend, msg)
+        if (verdict.code !== 'K') break
       }
       return verdict
     } finally {

@@ -38,6 +38,8 @@ export {
   type EndpointFacts,
 } from './connection-env.js'
 export {
+  accessControlFor,
+  loggedAccessEvents,
   loopbackOnly,
   rulesDatabase,
   rulesSource,

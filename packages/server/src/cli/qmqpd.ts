@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import type { EventEmitter } from 'node:events'
 import type { Readable, Writable } from 'node:stream'
 import { envFromObject, exitCodeFor, rawEnv } from '@qmqpkit/classic'
-import { loopbackOnly, rulesDatabase, rulesSource, type AccessControl, type AccessEvents } from '../access.js'
+import { accessControlFor, loggedAccessEvents } from '../access.js'
 import type { Backend } from '../backend.js'
 import { backendFactories, createBackend } from '../backends/registry.js'
 import { configFilePath, formatAddress, HelpRequest, loadConfig, type Config } from '../config.js'
@@ -46,21 +46,6 @@ function readConfigFile(argv: string[], env: QmqpdIo['env']): string | null {
   }
 }
 
-function makeAccess(config: Config, log: QmqpdLog): AccessControl {
-  const events: AccessEvents = {
-    onReload: path => log.info({ event: 'rules-reload', path }, 'rules changed, new rules in force'),
-    onSourceError: (err, path) =>
-      log.error(
-        { event: 'rules-error', path, line: (err as { line?: number }).line, err: err.message },
-        'rules source not usable, previous rules stay in force',
-      ),
-  }
-  if (!config.rules) return loopbackOnly()
-  return config.rules.kind === 'cdb'
-    ? rulesDatabase(config.rules.path, config.rulesDialect, events)
-    : rulesSource(config.rules.path, config.rulesDialect, events)
-}
-
 async function openBackends(config: Config, log: QmqpdLog, into: Backend[]): Promise<void> {
   for (const spec of config.backends) into.push(await createBackend(spec, { log }))
 }
@@ -86,7 +71,7 @@ export async function main(argv: string[], io: QmqpdIo): Promise<number> {
   const backends: Backend[] = []
   let daemon: Qmqpd | undefined
   try {
-    const access = makeAccess(config, log)
+    const access = accessControlFor(config.rules, config.rulesDialect, loggedAccessEvents(log))
     daemon = new Qmqpd({ config, log, access, backends })
 
     if (config.stdio) {
