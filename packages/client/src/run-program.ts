@@ -19,6 +19,8 @@ export function runProgram(
     const child = spawn(path, args, { env: childEnv, stdio: own ? 'inherit' : 'pipe' })
     child.once('error', () => resolve(undefined))
     if (!own) {
+      // A program that does not read its input (qmail-qread) closes the pipe: not an error.
+      child.stdin!.on('error', () => undefined)
       io.stdin.pipe(child.stdin!)
       child.stdout!.pipe(io.stdout, { end: false })
       child.stderr!.pipe(io.stderr, { end: false })
