@@ -1,1 +1,6 @@
-export {}
+export { cdbHash } from './hash.js'
+export { CdbWriter, syncDirectory, type CdbWriterOptions } from './writer.js'
+export { CdbReader, type CdbOpenOptions } from './reader.js'
+export { buildCdb } from './build.js'
+export { DumpParser, DumpFormatError, dumpRecord } from './dump-format.js'
+export { CdbError, CdbFormatError, CdbTooBigError, CdbUsageError } from './errors.js'

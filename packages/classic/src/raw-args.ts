@@ -57,7 +57,8 @@ export function parseEnviron(environ: Buffer): Map<string, Buffer> {
 /** An environment map from a plain object (tests, and systems without `/proc`). */
 export function envFromObject(obj: Record<string, string | Buffer | undefined>): Map<string, Buffer> {
   const env = new Map<string, Buffer>()
-  for (const [k, v] of Object.entries(obj)) if (v !== undefined) env.set(k, Buffer.isBuffer(v) ? v : Buffer.from(v))
+  for (const [k, v] of Object.entries(obj))
+    if (v !== undefined) env.set(k, Buffer.isBuffer(v) ? v : Buffer.from(v))
   return env
 }
 

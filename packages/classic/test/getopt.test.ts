@@ -2,7 +2,8 @@ import t from 'tap'
 import { getopt, programName } from '../src/getopt.js'
 
 const b = (...words: string[]) => words.map(w => Buffer.from(w, 'latin1'))
-const opts = (r: ReturnType<typeof getopt>) => r.options.map(o => (o.value !== undefined ? `${o.option}=${o.value.toString('latin1')}` : o.option))
+const opts = (r: ReturnType<typeof getopt>) =>
+  r.options.map(o => (o.value !== undefined ? `${o.option}=${o.value.toString('latin1')}` : o.option))
 
 t.test('bundled letters and values in both positions', async t => {
   const r = getopt(b('-aH', '-fx', '-f', 'y', '-f', '', 'rcpt'), 'aAhHnNf:', 'qmail-inject')
@@ -20,8 +21,14 @@ t.test('stops at the first operand; -- is consumed, a lone - is kept', async t =
 })
 
 t.test('problems are reported in djb style', async t => {
-  t.equal(getopt(b('-aF'), 'aAhHnNf:', 'qmail-inject').problem?.message, 'qmail-inject: illegal option -- F\n')
-  t.equal(getopt(b('-f'), 'f:', 'qmail-inject').problem?.message, 'qmail-inject: option requires an argument -- f\n')
+  t.equal(
+    getopt(b('-aF'), 'aAhHnNf:', 'qmail-inject').problem?.message,
+    'qmail-inject: illegal option -- F\n',
+  )
+  t.equal(
+    getopt(b('-f'), 'f:', 'qmail-inject').problem?.message,
+    'qmail-inject: option requires an argument -- f\n',
+  )
   t.equal(getopt(b('-a', '-f'), 'af:', 'x').problem?.kind, 'missing-argument')
 })
 

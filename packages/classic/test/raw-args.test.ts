@@ -14,12 +14,19 @@ t.test('parseEnviron keeps raw bytes and the first of repeated names', async t =
 })
 
 t.test('rawArgv and rawEnv see bytes that are not UTF-8', async t => {
-  const dir = t.testdir({ 'show.mjs': `import { rawArgv, rawEnv } from ${JSON.stringify(new URL('../dist/raw-args.js', import.meta.url).href)}
-process.stdout.write(JSON.stringify({ argv: rawArgv().map(a => a.toString('hex')), env: rawEnv().get('QK_T')?.toString('hex') }))` })
+  const dir = t.testdir({
+    'show.mjs': `import { rawArgv, rawEnv } from ${JSON.stringify(new URL('../dist/raw-args.js', import.meta.url).href)}
+process.stdout.write(JSON.stringify({ argv: rawArgv().map(a => a.toString('hex')), env: rawEnv().get('QK_T')?.toString('hex') }))`,
+  })
   // Node would mangle non-UTF-8 bytes in spawn()'s own arguments, so a shell makes them.
   const r = spawnSync(
     '/bin/sh',
-    ['-c', `QK_T="$(printf '\\303(')" exec "$0" "$1" "$(printf 'a\\377b')"`, process.execPath, `${dir}/show.mjs`],
+    [
+      '-c',
+      `QK_T="$(printf '\\303(')" exec "$0" "$1" "$(printf 'a\\377b')"`,
+      process.execPath,
+      `${dir}/show.mjs`,
+    ],
     { env: { PATH: process.env.PATH } },
   )
   t.equal(r.status, 0, r.stderr.toString())
