@@ -77,9 +77,10 @@ function octalFormat(bytes: Buffer): string {
 }
 
 // fd 3 carries the envelope; it becomes the program's fd 1. A program that cannot be executed
-// exits 120, as qmail's child does after a failed execv ("unable to exec qq").
+// exits 120, as qmail's child does after a failed execv ("unable to exec qq"). execv does not
+// search PATH, so a name without a slash is taken in the current directory.
 const SCRIPT =
-  'q=$(printf "$1"; echo x); q=${q%x}; exec 1<&3 3<&-; ' +
+  'q=$(printf "$1"; echo x); q=${q%x}; case $q in */*) ;; *) q=./$q ;; esac; exec 1<&3 3<&-; ' +
   'if [ -f "$q" ] && [ -x "$q" ]; then exec "$q"; fi; exit 120'
 
 export interface QueueProgramOptions {
