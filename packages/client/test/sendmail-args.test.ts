@@ -4,7 +4,8 @@ import { planSendmail } from '../src/sendmail-args.js'
 const b = (...words: string[]) => words.map(w => Buffer.from(w))
 const inject = (args: string[], env = new Map<string, Buffer>(), name = 'sendmail') => {
   const plan = planSendmail(b(...args), env, name)
-  return plan.action === 'inject' ? { args: plan.args.map(a => a.toString()), env: plan.env } : plan
+  if (plan.action !== 'inject') throw new Error(`expected an inject plan, got ${plan.action}`)
+  return { args: plan.args.map(a => a.toString()), env: plan.env }
 }
 const USAGE = 'sendmail: usage: sendmail [ -t ] [ -fsender ] [ -Fname ] [ -bp ] [ -bs ] [ arg ... ]\n'
 
@@ -69,20 +70,20 @@ t.test('-F sets MAILNAME; -f replaces the identity variables and so drops -F', a
     ]),
   )
   const named = inject(['-F', 'Web App', '-t'], env)
-  t.same(named.env?.get('MAILNAME'), Buffer.from('Web App'))
-  t.same(named.env?.get('NAME'), Buffer.from('n'))
+  t.same(named.env.get('MAILNAME'), Buffer.from('Web App'))
+  t.same(named.env.get('NAME'), Buffer.from('n'))
   const withSender = inject(['-t', '-f', 'bounce@example.com', '-F', 'Web App'], env)
-  t.same([...withSender.env!.entries()].map(([k, v]) => [k, v.toString()]).sort(), [
+  t.same([...withSender.env.entries()].map(([k, v]) => [k, v.toString()]).sort(), [
     ['QMAILHOST', 'example.com'],
     ['QMAILUSER', 'bounce'],
     ['USER', 'u'],
   ])
   const noAt = inject(['-f', 'bounce'], env)
-  t.same(noAt.env?.get('QMAILUSER'), Buffer.from('bounce'))
-  t.equal(noAt.env?.has('QMAILHOST'), false)
+  t.same(noAt.env.get('QMAILUSER'), Buffer.from('bounce'))
+  t.equal(noAt.env.has('QMAILHOST'), false)
   const lastAt = inject(['-f', '"a@b"@c.example'], env)
-  t.same(lastAt.env?.get('QMAILUSER'), Buffer.from('"a@b"'))
-  t.same(lastAt.env?.get('QMAILHOST'), Buffer.from('c.example'))
+  t.same(lastAt.env.get('QMAILUSER'), Buffer.from('"a@b"'))
+  t.same(lastAt.env.get('QMAILHOST'), Buffer.from('c.example'))
   t.equal(env.get('NAME')?.toString(), 'n', 'the caller environment is untouched')
 })
 
