@@ -13,7 +13,8 @@ export function checkOutput(hit: { key: Buffer; data: Buffer } | null): Buffer {
       parts.push(Buffer.from('deny connection\n'))
       return Buffer.concat(parts)
     }
-    if (data[pos] === 0x2b) parts.push(Buffer.from('set environment variable '), data.subarray(pos + 1, nul), Buffer.from('\n'))
+    if (data[pos] === 0x2b)
+      parts.push(Buffer.from('set environment variable '), data.subarray(pos + 1, nul), Buffer.from('\n'))
     pos = nul + 1
   }
   parts.push(Buffer.from('allow connection\n'))

@@ -29,7 +29,10 @@ function toBuffer(text: Buffer | string): Buffer {
  * compileRules('10.0.0.1-2:deny\n').map(([k, v]) => [k.toString(), v.toString()])
  * // [['10.0.0.1', 'D\0'], ['10.0.0.2', 'D\0']]
  */
-export function compileRules(text: Buffer | string, options: ParseOptions = {}): Array<[key: Buffer, value: Buffer]> {
+export function compileRules(
+  text: Buffer | string,
+  options: ParseOptions = {},
+): Array<[key: Buffer, value: Buffer]> {
   const records: Array<[Buffer, Buffer]> = []
   forEachRecord(toBuffer(text), options, (key, data) => records.push([key, data]))
   return records

@@ -36,7 +36,8 @@ export interface MatchOptions {
 }
 
 /** Which step of tcpserver's lookup order a key belongs to. */
-export type LookupStep = 'info@ip' | 'info@=host' | 'ip' | '=host' | 'ip-prefix' | '=.suffix' | '=' | 'catch-all'
+export type LookupStep =
+  'info@ip' | 'info@=host' | 'ip' | '=host' | 'ip-prefix' | '=.suffix' | '=' | 'catch-all'
 
 const EMPTY = Buffer.alloc(0)
 const AT = Buffer.from('@')

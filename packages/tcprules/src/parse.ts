@@ -95,7 +95,13 @@ export interface LineScan {
 export type LineVisitor = (scan: LineScan, buf: Buffer) => void
 export type IgnoredVisitor = (line: number, start: number, end: number, reason: IgnoredLine['reason']) => void
 
-function syntaxError(buf: Buffer, line: number, start: number, end: number, reason: string): RulesSyntaxError {
+function syntaxError(
+  buf: Buffer,
+  line: number,
+  start: number,
+  end: number,
+  reason: string,
+): RulesSyntaxError {
   return new RulesSyntaxError(line, Buffer.from(buf.subarray(start, end)), reason)
 }
 
@@ -151,7 +157,8 @@ export function scanLines(buf: Buffer, dialect: Dialect, visit: LineVisitor, ign
       if (eq + 1 >= end) throw syntaxError(buf, line, start, end, 'missing value after =')
       const quote = buf[eq + 1]!
       const close = buf.indexOf(quote, eq + 2)
-      if (close < 0 || close >= end) throw syntaxError(buf, line, start, end, 'value without its closing quote')
+      if (close < 0 || close >= end)
+        throw syntaxError(buf, line, start, end, 'value without its closing quote')
       x = close + 1
     }
     scan.line = line
@@ -194,7 +201,10 @@ export function scanVariables(buf: Buffer, scan: LineScan): RuleVariable[] {
   while (x < scan.end) {
     const eq = buf.indexOf(EQUALS, x)
     const close = buf.indexOf(buf[eq + 1]!, eq + 2)
-    variables.push({ name: Buffer.from(buf.subarray(x + 1, eq)), value: Buffer.from(buf.subarray(eq + 2, close)) })
+    variables.push({
+      name: Buffer.from(buf.subarray(x + 1, eq)),
+      value: Buffer.from(buf.subarray(eq + 2, close)),
+    })
     x = close + 1
   }
   return variables

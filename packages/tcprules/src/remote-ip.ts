@@ -9,7 +9,7 @@ import ipaddr from 'ipaddr.js'
 export function formatIp6(parts: readonly number[]): string {
   let bestStart = -1
   let bestLength = 0
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (parts[i] !== 0) {
       i++
       continue

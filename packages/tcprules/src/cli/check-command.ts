@@ -35,14 +35,27 @@ export async function checkCommand(
     const db = CdbReader.open(path.toString(), { wholeFile: false })
     size = db.size
     try {
-      const hit = lookupRule(db, env.get('TCPREMOTEIP') ?? Buffer.from('0.0.0.0'), env.get('TCPREMOTEHOST'), env.get('TCPREMOTEINFO'), dialect)
+      const hit = lookupRule(
+        db,
+        env.get('TCPREMOTEIP') ?? Buffer.from('0.0.0.0'),
+        env.get('TCPREMOTEHOST'),
+        env.get('TCPREMOTEINFO'),
+        dialect,
+      )
       out = checkOutput(hit)
     } finally {
       db.close()
     }
   } catch (err) {
     if (err instanceof CdbFormatError && err.offset === 0 && err.truncated) size = err.offset
-    await writeOut(io.stderr, Buffer.concat([Buffer.from(`${FATAL}unable to read `), path, Buffer.from(`: ${readErrorText(err, size)}\n`)]))
+    await writeOut(
+      io.stderr,
+      Buffer.concat([
+        Buffer.from(`${FATAL}unable to read `),
+        path,
+        Buffer.from(`: ${readErrorText(err, size)}\n`),
+      ]),
+    )
     return 111
   }
   await writeOut(io.stdout, out)

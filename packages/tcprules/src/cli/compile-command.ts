@@ -14,7 +14,10 @@ function printable(text: Buffer): Buffer {
 }
 
 async function die(io: CommandIo, code: number, ...parts: Array<string | Buffer>): Promise<number> {
-  await writeOut(io.stderr, Buffer.concat([...parts.map(p => (typeof p === 'string' ? Buffer.from(p) : p)), Buffer.from('\n')]))
+  await writeOut(
+    io.stderr,
+    Buffer.concat([...parts.map(p => (typeof p === 'string' ? Buffer.from(p) : p)), Buffer.from('\n')]),
+  )
   return code
 }
 
@@ -45,7 +48,8 @@ export async function compileCommand(args: Buffer[], io: CommandIo, dialect: Dia
     forEachRecord(input, { dialect }, (key, data) => writer.add(key, data))
   } catch (err) {
     writer.abort()
-    if (err instanceof RulesSyntaxError) return die(io, 100, FATAL, 'unable to parse this line: ', printable(err.text))
+    if (err instanceof RulesSyntaxError)
+      return die(io, 100, FATAL, 'unable to parse this line: ', printable(err.text))
     return die(io, 111, FATAL, 'unable to write to ', args[1]!, ': ', errorText(err))
   }
   try {
