@@ -277,6 +277,19 @@ t.test('policies: a D wins over a Z, otherwise the first refusal; accept gives n
   t.same((await run(header, SIMPLEMH, policies('Z', 'D', 'Z'))).verdict, { code: 'D', text: 'inst' })
   t.same((await run(header, SIMPLEMH, policies('accept', 'Z', 'Z'))).verdict, { code: 'Z', text: 'inst' })
   t.same((await run(header, SIMPLEMH, policies('Z', 'accept', 'D'))).verdict, { code: 'D', text: 'dkim' })
+  const raw = await run(
+    'X-GreenArrow-MtaID: nosuch\nX-GreenArrow-ListID: a\n',
+    {},
+    {
+      knownVirtualMtas: [],
+      policies: {
+        ...config().policies,
+        unknownVirtualMta: { reply: 'Z', text: 'vmta' },
+        invalidListId: { reply: 'Z', text: 'list' },
+      },
+    },
+  )
+  t.same([checks(raw), raw.verdict], [['unknownVirtualMta', 'invalidListId'], { code: 'Z', text: 'list' }])
   const all = await run(header, SIMPLEMH, policies('accept', 'accept', 'accept'))
   t.equal(all.verdict, undefined)
   t.same(checks(all), ['invalidMailClass', 'invalidInstanceId', 'invalidDkim'])

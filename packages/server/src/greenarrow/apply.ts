@@ -1,6 +1,11 @@
 import type { MessageBody, Verdict } from '@qmqpkit/qmqp'
 import type { ConnectionInfo, GreenArrowMetadata } from '../injected-message.js'
-import { DEFAULT_MAX_HEADER_BYTES, type GreenArrowCheck, type GreenArrowConfig } from './config.js'
+import {
+  DEFAULT_MAX_HEADER_BYTES,
+  GREENARROW_CHECKS,
+  type GreenArrowCheck,
+  type GreenArrowConfig,
+} from './config.js'
 import { HeaderBlock, type HeaderField } from './header-block.js'
 import { readHeader } from './header-reader.js'
 import { receivedLine } from './received-line.js'
@@ -181,10 +186,10 @@ export async function applyGreenArrow(
   return verdict ? { metadata, delivered, verdict } : { metadata, delivered }
 }
 
-/** The refusal the policies ask for: a D before any Z (a permanent answer is final), else the first Z. */
+/** The refusal the policies ask for: a D before any Z (a permanent answer is final), else the first Z, in GREENARROW_CHECKS order. */
 function policyVerdict(config: GreenArrowConfig, failed: GreenArrowCheck[]): Verdict | undefined {
   let found: Verdict | undefined
-  for (const check of failed) {
+  for (const check of GREENARROW_CHECKS.filter(c => failed.includes(c))) {
     const policy = config.policies[check]
     if (policy === 'accept') continue
     if (policy.reply === 'D') return { code: 'D', text: policy.text }
