@@ -1,5 +1,5 @@
 import t from 'tap'
-import { send } from '../packages/qmqp/src/index.js'
+import { send } from '@qmqpkit/qmqp'
 import { loadQmqpFixtures } from './lib/qmqp-fixtures.js'
 import { start, postfixUnavailable } from './lib/postfix-instance.js'
 
