@@ -24,3 +24,4 @@ export {
 } from './match.js'
 export { formatIp6, remoteIpText } from './remote-ip.js'
 export { checkOutput } from './check-output.js'
+export { RulesSource, type RulesSourceSpec, type RulesSourceOptions } from './rules-source.js'
