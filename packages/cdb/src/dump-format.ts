@@ -84,7 +84,7 @@ export class DumpParser {
         case 'key':
         case 'data': {
           const take = Math.min(this.#left, n - i)
-          this.writer.write(chunk.subarray(i, i + take))
+          this.writer.writeRange(chunk, i, i + take)
           i += take
           this.#left -= take
           if (this.#left === 0) {

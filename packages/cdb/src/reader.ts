@@ -13,6 +13,8 @@ export interface CdbOpenOptions {
 /** Where the bytes come from: a Buffer, or a file descriptor read by position. */
 interface Source {
   size: number
+  /** The whole file, when it is in memory (enables the fast lookup path). */
+  buffer?: Buffer
   read(offset: number, length: number): Buffer
   close(): void
 }
@@ -75,7 +77,10 @@ export class CdbReader {
 
   /** The first value stored for `key`, or undefined. */
   get(key: Buffer | string): Buffer | undefined {
-    for (const value of this.find(key)) return value
+    const k = typeof key === 'string' ? Buffer.from(key) : key
+    const src = this.#source()
+    if (src.buffer) return getFromBuffer(src.buffer, k)
+    for (const value of this.find(k)) return value
     return undefined
   }
 
@@ -156,7 +161,7 @@ export class CdbReader {
 }
 
 function bufferSource(buf: Buffer): Source {
-  return { size: buf.length, read: (o, n) => buf.subarray(o, o + n), close: () => {} }
+  return { size: buf.length, buffer: buf, read: (o, n) => buf.subarray(o, o + n), close: () => {} }
 }
 
 function fdSource(fd: number, size: number): Source {
@@ -174,4 +179,40 @@ function fdSource(fd: number, size: number): Source {
     },
     close: () => closeSync(fd),
   }
+}
+
+/**
+ * get() on a database held in memory: the same probe sequence as find(), reading the buffer
+ * in place (no views, no generator) because the server does this once per connection and
+ * tcprulescheck-style tools many times per run.
+ */
+function getFromBuffer(buf: Buffer, k: Buffer): Buffer | undefined {
+  const size = buf.length
+  let h = 5381
+  for (let i = 0; i < k.length; i++) h = (Math.imul(h, 33) ^ k[i]!) >>> 0
+  const e = (h & 255) * 8
+  const tablePos = buf.readUInt32LE(e)
+  const slots = buf.readUInt32LE(e + 4)
+  if (slots === 0) return undefined
+  if (tablePos + slots * 8 > size)
+    throw new CdbFormatError('hash table past the end of the file', tablePos, true)
+  let s = (h >>> 8) % slots
+  for (let probes = 0; probes < slots; probes++) {
+    const at = tablePos + s * 8
+    const rp = buf.readUInt32LE(at + 4)
+    if (rp === 0) return undefined
+    if (buf.readUInt32LE(at) === h) {
+      if (rp + 8 > size) throw new CdbFormatError('read past the end of the file', rp, true)
+      const klen = buf.readUInt32LE(rp)
+      if (klen === k.length) {
+        const dlen = buf.readUInt32LE(rp + 4)
+        const kStart = rp + 8
+        if (kStart + klen + dlen > size) throw new CdbFormatError('record past the end of the file', rp, true)
+        if (buf.compare(k, 0, klen, kStart, kStart + klen) === 0)
+          return buf.subarray(kStart + klen, kStart + klen + dlen)
+      }
+    }
+    s = s + 1 === slots ? 0 : s + 1
+  }
+  return undefined
 }

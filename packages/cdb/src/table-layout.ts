@@ -25,9 +25,10 @@ export function layoutTables(
   if (tablesStart + count * 16 > MAX) throw new CdbTooBigError()
 
   const header = Buffer.alloc(2048)
-  const tables = Buffer.alloc(count * 16)
+  // Slots as u32 pairs; written out little-endian at the end.
+  const slotsArr = new Uint32Array(count * 4)
   let pos = tablesStart
-  let out = 0
+  let out = 0 // index into slotsArr, in u32 units
   for (let t = 0; t < 256; t++) {
     const n = counts[t]!
     const slots = n * 2
@@ -39,15 +40,25 @@ export function layoutTables(
       const h = hashes[r]!
       let s = (h >>> 8) % slots
       // (hash, pos) with pos == 0 marks a free slot; a record is never at offset 0.
-      while (tables.readUInt32LE(out + s * 8 + 4) !== 0) s = s + 1 === slots ? 0 : s + 1
-      tables.writeUInt32LE(h, out + s * 8)
-      tables.writeUInt32LE(positions[r]!, out + s * 8 + 4)
+      while (slotsArr[out + s * 2 + 1] !== 0) s = s + 1 === slots ? 0 : s + 1
+      slotsArr[out + s * 2] = h
+      slotsArr[out + s * 2 + 1] = positions[r]!
     }
-    out += slots * 8
+    out += slots * 2
     pos += slots * 8
   }
-  return { header, tables }
+  return { header, tables: littleEndian(slotsArr) }
 }
+
+function littleEndian(words: Uint32Array): Buffer {
+  if (LITTLE_ENDIAN) return Buffer.from(words.buffer, words.byteOffset, words.byteLength)
+  /* c8 ignore next 4 */
+  const b = Buffer.allocUnsafe(words.length * 4)
+  for (let i = 0; i < words.length; i++) b.writeUInt32LE(words[i]!, i * 4)
+  return b
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
 
 /** A growable pair of u32 arrays: memory stays O(number of records), never the data. */
 export class RecordIndex {

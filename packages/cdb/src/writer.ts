@@ -1,7 +1,7 @@
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync, constants } from 'node:fs'
 import { dirname } from 'node:path'
 import { CdbTooBigError, CdbUsageError } from './errors.js'
-import { CDB_HASH_START, cdbHashUpdate } from './hash.js'
+import { CDB_HASH_START } from './hash.js'
 import { layoutTables, RecordIndex } from './table-layout.js'
 
 const MAX = 0xffffffff
@@ -38,8 +38,12 @@ export class CdbWriter {
   #pos = 0
   #index = new RecordIndex()
   #removeTmp: boolean
-  // A record being added in pieces.
-  #pending: { keyLeft: number; dataLeft: number; hash: number; start: number } | null = null
+  // The record being added in pieces: bytes of key and data still to come, its hash so far.
+  #inRecord = false
+  #keyLeft = 0
+  #dataLeft = 0
+  #hash = 0
+  #start = 0
 
   private constructor(path: string, tmpPath: string, fd: number, removeTmp: boolean) {
     this.path = path
@@ -57,7 +61,7 @@ export class CdbWriter {
       options.mode ?? 0o644,
     )
     const w = new CdbWriter(path, tmpPath, fd, options.removeTmpOnError ?? true)
-    w.#raw(Buffer.alloc(2048)) // header placeholder, written for real at the end
+    w.#raw(Buffer.alloc(2048), 0, 2048) // header placeholder, written for real at the end
     return w
   }
 
@@ -71,52 +75,64 @@ export class CdbWriter {
     const k = typeof key === 'string' ? Buffer.from(key) : key
     const d = typeof data === 'string' ? Buffer.from(data) : data
     this.begin(k.length, d.length)
-    if (k.length) this.write(k)
-    if (d.length) this.write(d)
+    if (k.length) this.writeRange(k, 0, k.length)
+    if (d.length) this.writeRange(d, 0, d.length)
   }
 
   /** Starts a record whose key and data will follow through write() (for data too large to hold). */
   begin(keyLength: number, dataLength: number): void {
     this.#open()
-    if (this.#pending) throw new CdbUsageError('previous record is incomplete')
+    if (this.#inRecord) throw new CdbUsageError('previous record is incomplete')
     if (this.#pos + 8 + keyLength + dataLength > MAX) throw new CdbTooBigError()
-    const head = Buffer.allocUnsafe(8)
-    head.writeUInt32LE(keyLength, 0)
-    head.writeUInt32LE(dataLength, 4)
-    this.#pending = { keyLeft: keyLength, dataLeft: dataLength, hash: CDB_HASH_START, start: this.#pos }
-    this.#raw(head)
+    this.#inRecord = true
+    this.#keyLeft = keyLength
+    this.#dataLeft = dataLength
+    this.#hash = CDB_HASH_START
+    this.#start = this.#pos
+    if (this.#used + 8 > BUFFER_BYTES) this.#flush()
+    this.#buf.writeUInt32LE(keyLength, this.#used)
+    this.#buf.writeUInt32LE(dataLength, this.#used + 4)
+    this.#used += 8
+    this.#pos += 8
     if (keyLength + dataLength === 0) this.#endRecord()
   }
 
   /** Writes the next bytes of the current record: key bytes first, then data bytes. */
   write(piece: Buffer): void {
-    const p = this.#pending
-    if (!p) throw new CdbUsageError('write() without begin()')
-    if (piece.length > p.keyLeft + p.dataLeft) throw new CdbUsageError('more bytes than the record declared')
-    if (p.keyLeft > 0) {
-      const n = Math.min(p.keyLeft, piece.length)
-      p.hash = cdbHashUpdate(p.hash, n === piece.length ? piece : piece.subarray(0, n))
-      p.keyLeft -= n
-      p.dataLeft -= piece.length - n
+    this.writeRange(piece, 0, piece.length)
+  }
+
+  /** write() of `bytes[start, end)`, without making a view of it. */
+  writeRange(bytes: Buffer, start: number, end: number): void {
+    if (!this.#inRecord) throw new CdbUsageError('write() without begin()')
+    const n = end - start
+    if (n > this.#keyLeft + this.#dataLeft) throw new CdbUsageError('more bytes than the record declared')
+    if (this.#keyLeft > 0) {
+      const k = Math.min(this.#keyLeft, n)
+      let h = this.#hash
+      for (let i = start; i < start + k; i++) h = (Math.imul(h, 33) ^ bytes[i]!) >>> 0
+      this.#hash = h
+      this.#keyLeft -= k
+      this.#dataLeft -= n - k
     } else {
-      p.dataLeft -= piece.length
+      this.#dataLeft -= n
     }
-    this.#raw(piece)
-    if (p.keyLeft === 0 && p.dataLeft === 0) this.#endRecord()
+    this.#raw(bytes, start, end)
+    if (this.#keyLeft === 0 && this.#dataLeft === 0) this.#endRecord()
   }
 
   /** Writes tables and header, fsyncs, renames over the target, fsyncs the directory. */
   async finish(): Promise<void> {
     const fd = this.#open()
     try {
-      if (this.#pending) throw new CdbUsageError('last record is incomplete')
+      if (this.#inRecord) throw new CdbUsageError('last record is incomplete')
       const { header, tables } = layoutTables(
         this.#index.hashes,
         this.#index.positions,
         this.#index.count,
         this.#pos,
       )
-      this.#raw(tables)
+      this.#raw(tables, 0, tables.length)
       this.#flush()
       writeSync(fd, header, 0, header.length, 0)
       fsyncSync(fd)
@@ -148,9 +164,8 @@ export class CdbWriter {
   }
 
   #endRecord(): void {
-    const p = this.#pending!
-    this.#index.push(p.hash, p.start)
-    this.#pending = null
+    this.#index.push(this.#hash, this.#start)
+    this.#inRecord = false
   }
 
   #open(): number {
@@ -158,16 +173,22 @@ export class CdbWriter {
     return this.#fd
   }
 
-  #raw(bytes: Buffer): void {
-    this.#pos += bytes.length
-    if (bytes.length >= BUFFER_BYTES) {
+  #raw(bytes: Buffer, start: number, end: number): void {
+    const n = end - start
+    this.#pos += n
+    if (n >= BUFFER_BYTES) {
       this.#flush()
-      this.#writeAll(bytes)
+      this.#writeAll(bytes.subarray(start, end))
       return
     }
-    if (this.#used + bytes.length > BUFFER_BYTES) this.#flush()
-    bytes.copy(this.#buf, this.#used)
-    this.#used += bytes.length
+    if (this.#used + n > BUFFER_BYTES) this.#flush()
+    if (n < 32) {
+      // Short pieces (keys, small values) are copied by hand: cheaper than a native copy call.
+      const buf = this.#buf
+      let u = this.#used
+      for (let i = start; i < end; i++) buf[u++] = bytes[i]!
+    } else bytes.copy(this.#buf, this.#used, start, end)
+    this.#used += n
   }
 
   #flush(): void {
