@@ -68,7 +68,7 @@ t.test(
     t.equal(await body(m1.id, 'received'), message)
     t.match(
       await body(m1.id, 'delivered'),
-      /^Received: from unknown \(127\.0\.0\.1\)\n  by engine\.example\.test with QMQP; .*\n/,
+      /^Received: from unknown \(127\.0\.0\.1\)\n {2}by engine\.example\.test with QMQP; .*\n/,
     )
     t.same(
       envText(m1.connection.env).map(([n]) => n),

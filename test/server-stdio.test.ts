@@ -130,7 +130,7 @@ t.test(
     for await (const c of (await db.openBody(m1.id, 'delivered'))!) chunks.push(c as Buffer)
     t.match(
       Buffer.concat(chunks).toString('latin1'),
-      /^Received: from unknown \(127\.0\.0\.1\)\n  by lh\.example\.test with QMQP; /,
+      /^Received: from unknown \(127\.0\.0\.1\)\n {2}by lh\.example\.test with QMQP; /,
       "qmail-qmqpd's line, by TCPLOCALHOST",
     )
     t.same(envText(m2.connection.env).at(-1), ['RELAYCLIENT', 'prefix'])

@@ -45,6 +45,7 @@ interface ConnState {
   remote: string
   local: string
   decision: string
+  ruleKey: string | null
   verdict: Verdict | null
   reason?: string
 }
@@ -243,6 +244,7 @@ export class Qmqpd {
       remote: formatAddress(safeAddress(facts.remoteAddress), facts.remotePort),
       local: formatAddress(safeAddress(facts.localAddress), facts.localPort),
       decision: 'none',
+      ruleKey: null,
       verdict: null,
     }
     this.#conns.set(facts.id, state)
@@ -252,6 +254,7 @@ export class Qmqpd {
         ? { decision: 'none' as const, allow: true, ruleKey: null, env: [] }
         : this.#parts.access.check({ remoteAddress: facts.remoteAddress, remoteHost, remoteInfo })
     state.decision = result.decision
+    state.ruleKey = result.ruleKey
     if (result.decision === 'error') {
       state.reason = `unable to read rules: ${result.error?.message}`
       this.#parts.log.warn(
@@ -432,7 +435,7 @@ export class Qmqpd {
           remote:
             state?.remote ?? formatAddress(safeAddress(event.facts.remoteAddress), event.facts.remotePort),
           local: state?.local ?? formatAddress(safeAddress(event.facts.localAddress), event.facts.localPort),
-          rule: state?.info?.ruleKey ?? null,
+          rule: state?.ruleKey ?? null,
           decision: state?.decision ?? 'none',
           verdict: state?.decision === 'error' ? 'error' : verdict,
           bytes: event.bytesRead,
