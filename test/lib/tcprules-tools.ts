@@ -94,18 +94,21 @@ export function scratchDir(t: { teardown(fn: () => void): void }): string {
   return dir
 }
 
-const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`
+/** PATH for batch shells: the system's programs and the Node that runs the tests (for our bins). */
+const shellPath = `${dirname(process.execPath)}:/usr/bin:/bin`
+
+export const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`
 
 /**
  * Runs `tool N.cdb N.tmp < N.rules` for N = 0..count-1 inside `dir` from one shell, so the test
  * process forks once instead of once per file. Leaves N.rc (exit status) and N.err (stderr).
  */
-export function batchCompile(tool: string, dir: string, count: number, timeoutSeconds?: number): void {
-  const run = timeoutSeconds ? `timeout -s KILL ${timeoutSeconds} ${shellQuote(tool)}` : shellQuote(tool)
-  const script = `i=0; while [ $i -lt ${count} ]; do ${run} $i.cdb $i.tmp < $i.rules 2> $i.err; echo $? > $i.rc; i=$((i+1)); done`
+export function batchCompile(tool: string, dir: string, count: number, umask = '022'): void {
+  const run = shellQuote(tool)
+  const script = `umask ${umask}; i=0; while [ $i -lt ${count} ]; do ${run} $i.cdb $i.tmp < $i.rules 2> $i.err; echo $? > $i.rc; i=$((i+1)); done`
   const r = runTool('/bin/sh', ['-c', script], {
     cwd: dir,
-    env: { PATH: '/usr/bin:/bin' },
+    env: { PATH: shellPath },
     timeoutMs: 600_000,
   })
   if (r.status !== 0) throw new Error(`batch compile failed: ${r.stderr.toString()}`)
@@ -125,7 +128,7 @@ export function batchCheck(tool: string, dir: string, jobs: CheckJob[]): void {
   const r = runTool('/bin/sh', ['-s'], {
     input: Buffer.from(lines.join('\n') + '\n'),
     cwd: dir,
-    env: { PATH: '/usr/bin:/bin' },
+    env: { PATH: shellPath },
     timeoutMs: 600_000,
   })
   if (r.status !== 0) throw new Error(`batch check failed: ${r.stderr.toString()}`)
