@@ -61,14 +61,22 @@ t.test('256 MiB through client and server core; server RSS grows by less than 64
   const dir = t.testdir()
   const script = `${dir}/server.mjs`
   writeFileSync(script, serverScript(new URL('../packages/qmqp/dist/index.js', import.meta.url).href, dir))
-  const child = fork(script, [], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const child = fork(script, [], {
+    execArgv: ['--expose-gc'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
   t.teardown(() => void child.kill())
   const [{ port }] = (await once(child, 'message')) as [{ port: number }]
 
   const want = createHash('sha256')
   const source = bodyStream(SIZE, want)
   const r = await send(
-    { message: source, size: SIZE, sender: 'big@example.com', recipients: ['r1@example.net', 'r2@example.net'] },
+    {
+      message: source,
+      size: SIZE,
+      sender: 'big@example.com',
+      recipients: ['r1@example.net', 'r2@example.net'],
+    },
     { servers: [`127.0.0.1:${port}`], timeoutMs: 60_000 },
   )
   t.same(r.verdict, { code: 'K', text: `${SIZE} ${want.digest('hex')} 2` }, 'every byte arrived, in order')

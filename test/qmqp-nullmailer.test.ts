@@ -8,7 +8,8 @@ import { createQmqpServer, type Verdict } from '@qmqpkit/qmqp'
 // runs it, options on stdin and the queued mail (sender, recipients, blank line, message) on fd 3.
 const qmqpModule = process.env.NULLMAILER_QMQP ?? '/opt/nullmailer/usr/lib/nullmailer/qmqp'
 const missing = !existsSync(qmqpModule)
-if (missing && process.env.CI) throw new Error(`${qmqpModule} not found: CI must unpack Debian nullmailer into /opt/nullmailer`)
+if (missing && process.env.CI)
+  throw new Error(`${qmqpModule} not found: CI must unpack Debian nullmailer into /opt/nullmailer`)
 
 interface Arrived {
   sender: Buffer
@@ -56,35 +57,54 @@ const message = Buffer.concat([
   Buffer.from('\n' + 'long line '.repeat(2000) + '\n.\n..leading dots stay\n'),
 ])
 
-t.test('nullmailer qmqp sends to our server: message, sender and recipients byte-exact', { skip: missing && `install nullmailer into /opt/nullmailer` }, async t => {
-  const { port, arrived } = await ourServer(t, { code: 'K', text: 'ok queued' })
-  const mail = Buffer.concat([Buffer.from('sender@example.com\nrcpt@example.net\nsecond+tag@example.org\n\n'), message])
-  const r = await runNullmailer(t, port, mail)
-  t.equal(r.code, 0, r.out)
-  t.equal(arrived.length, 1)
-  t.same(arrived[0]!.sender, Buffer.from('sender@example.com'))
-  t.same(arrived[0]!.recipients, [Buffer.from('rcpt@example.net'), Buffer.from('second+tag@example.org')])
-  t.ok(arrived[0]!.message.equals(message), 'message byte for byte')
-})
+t.test(
+  'nullmailer qmqp sends to our server: message, sender and recipients byte-exact',
+  { skip: missing && `install nullmailer into /opt/nullmailer` },
+  async t => {
+    const { port, arrived } = await ourServer(t, { code: 'K', text: 'ok queued' })
+    const mail = Buffer.concat([
+      Buffer.from('sender@example.com\nrcpt@example.net\nsecond+tag@example.org\n\n'),
+      message,
+    ])
+    const r = await runNullmailer(t, port, mail)
+    t.equal(r.code, 0, r.out)
+    t.equal(arrived.length, 1)
+    t.same(arrived[0]!.sender, Buffer.from('sender@example.com'))
+    t.same(arrived[0]!.recipients, [Buffer.from('rcpt@example.net'), Buffer.from('second+tag@example.org')])
+    t.ok(arrived[0]!.message.equals(message), 'message byte for byte')
+  },
+)
 
-t.test('nullmailer with a 3 MiB message', { skip: missing && `install nullmailer into /opt/nullmailer` }, async t => {
-  const { port, arrived } = await ourServer(t, { code: 'K', text: 'ok' })
-  const big = Buffer.alloc(3 * 1024 * 1024, 'abcdefghij\n')
-  const r = await runNullmailer(t, port, Buffer.concat([Buffer.from('owner-list@example.com\nrcpt@example.net\n\n'), big]))
-  t.equal(r.code, 0, r.out)
-  t.same(arrived[0]!.sender, Buffer.from('owner-list@example.com'))
-  t.ok(arrived[0]!.message.equals(big))
-})
+t.test(
+  'nullmailer with a 3 MiB message',
+  { skip: missing && `install nullmailer into /opt/nullmailer` },
+  async t => {
+    const { port, arrived } = await ourServer(t, { code: 'K', text: 'ok' })
+    const big = Buffer.alloc(3 * 1024 * 1024, 'abcdefghij\n')
+    const r = await runNullmailer(
+      t,
+      port,
+      Buffer.concat([Buffer.from('owner-list@example.com\nrcpt@example.net\n\n'), big]),
+    )
+    t.equal(r.code, 0, r.out)
+    t.same(arrived[0]!.sender, Buffer.from('owner-list@example.com'))
+    t.ok(arrived[0]!.message.equals(big))
+  },
+)
 
-t.test('nullmailer reads our Z and D as temporary and permanent', { skip: missing && `install nullmailer into /opt/nullmailer` }, async t => {
-  const mail = Buffer.concat([Buffer.from('s@example.com\nr@example.net\n\n'), message])
-  const z = await ourServer(t, { code: 'Z', text: 'try later' })
-  const d = await ourServer(t, { code: 'D', text: 'never' })
-  const rz = await runNullmailer(t, z.port, mail)
-  const rd = await runNullmailer(t, d.port, mail)
-  t.not(rz.code, 0)
-  t.not(rd.code, 0)
-  t.not(rz.code, rd.code, 'different exit classes')
-  t.match(rz.out, /try later/)
-  t.match(rd.out, /never/)
-})
+t.test(
+  'nullmailer reads our Z and D as temporary and permanent',
+  { skip: missing && `install nullmailer into /opt/nullmailer` },
+  async t => {
+    const mail = Buffer.concat([Buffer.from('s@example.com\nr@example.net\n\n'), message])
+    const z = await ourServer(t, { code: 'Z', text: 'try later' })
+    const d = await ourServer(t, { code: 'D', text: 'never' })
+    const rz = await runNullmailer(t, z.port, mail)
+    const rd = await runNullmailer(t, d.port, mail)
+    t.not(rz.code, 0)
+    t.not(rd.code, 0)
+    t.not(rz.code, rd.code, 'different exit classes')
+    t.match(rz.out, /try later/)
+    t.match(rd.out, /never/)
+  },
+)

@@ -5,7 +5,8 @@ import { start, postfixUnavailable } from './lib/postfix-instance.js'
 
 // Our client against Postfix's qmqpd, in a private instance on a loopback port.
 const why = postfixUnavailable()
-if (why && process.env.CI) throw new Error(`Postfix qmqpd not usable: ${why} (CI installs Debian postfix and runs as root)`)
+if (why && process.env.CI)
+  throw new Error(`Postfix qmqpd not usable: ${why} (CI installs Debian postfix and runs as root)`)
 
 const message = [
   'From: Sender <sender@example.com>',
@@ -45,16 +46,26 @@ t.test('our client delivers into Postfix qmqpd', { skip: why ?? false }, async t
   )
   t.equal(v.verdict.code, 'K')
   const after = await pf.queuedMessages()
-  t.equal(after.find(m => m.queueId === v.verdict.text.split(' ').pop())?.sender, 'bounce-t100-20111229@bounces.example.com', 'Postfix rewrites the VERP sender')
+  t.equal(
+    after.find(m => m.queueId === v.verdict.text.split(' ').pop())?.sender,
+    'bounce-t100-20111229@bounces.example.com',
+    'Postfix rewrites the VERP sender',
+  )
 
-  const none = await send({ message, sender: 'sender@example.com', recipients: [] }, { servers: [`127.0.0.1:${pf.port}`] })
+  const none = await send(
+    { message, sender: 'sender@example.com', recipients: [] },
+    { servers: [`127.0.0.1:${pf.port}`] },
+  )
   t.same(none.verdict, { code: 'D', text: 'Error: no recipients specified' })
 })
 
 t.test('a client Postfix does not authorize gets its error', { skip: why ?? false }, async t => {
   const pf = await start({ authorizedClients: ['192.0.2.1'] })
   t.teardown(() => pf.stop())
-  const r = await send({ message, sender: 'sender@example.com', recipients: ['rcpt@example.net'] }, { servers: [`127.0.0.1:${pf.port}`] })
+  const r = await send(
+    { message, sender: 'sender@example.com', recipients: ['rcpt@example.net'] },
+    { servers: [`127.0.0.1:${pf.port}`] },
+  )
   t.equal(r.verdict.code, 'D')
   t.match(r.verdict.text, /^Error: \S+\[127\.0\.0\.1\] is not authorized to use this service$/)
   t.same(await pf.queuedMessages(), [])

@@ -38,16 +38,33 @@ function bufferStream(buf: Buffer): Readable {
 }
 
 class MemoryBody implements MessageBody {
-  constructor(readonly bytes: Buffer) {}
-  get size(): number {
-    return this.bytes.length
+  #parts: Buffer[]
+  readonly size: number
+  /** `parts` are kept as given (no copy); read() joins them once. */
+  constructor(parts: Buffer[], size?: number) {
+    this.#parts = parts
+    this.size = size ?? parts.reduce((n, p) => n + p.length, 0)
+  }
+  #joined(): Buffer {
+    if (this.#parts.length !== 1)
+      this.#parts = [this.#parts.length === 0 ? Buffer.alloc(0) : Buffer.concat(this.#parts, this.size)]
+    return this.#parts[0]!
   }
   stream(range?: { start?: number; end?: number }): Readable {
-    const [s, e] = clampRange(this.bytes.length, range)
-    return bufferStream(this.bytes.subarray(s, e))
+    const [s, e] = clampRange(this.size, range)
+    if (s === 0 && e === this.size && this.#parts.length > 1) {
+      const parts = this.#parts
+      let i = 0
+      return new Readable({
+        read() {
+          this.push(i < parts.length ? parts[i++] : null)
+        },
+      })
+    }
+    return bufferStream(this.#joined().subarray(s, e))
   }
   async read(): Promise<Buffer> {
-    return this.bytes
+    return this.#joined()
   }
   async dispose(): Promise<void> {}
 }
@@ -79,7 +96,7 @@ class FileBody implements MessageBody {
 
 /** A MessageBody over bytes in memory (a string is taken as UTF-8). */
 export function messageBodyFrom(buf: Buffer | string): MessageBody {
-  return new MemoryBody(typeof buf === 'string' ? Buffer.from(buf, 'utf8') : buf)
+  return new MemoryBody([typeof buf === 'string' ? Buffer.from(buf, 'utf8') : buf])
 }
 
 /** A MessageBody over an existing file, read in place; `dispose()` leaves the file alone. */
@@ -136,13 +153,16 @@ export class BodySpool {
     return this.#path
   }
 
-  /** Appends bytes (copied). Returns false when the caller should wait for `onDrain()`. */
+  /**
+   * Appends bytes. The chunk is kept, not copied: pass chunks nobody will overwrite, as stream
+   * 'data' chunks are. Returns false when the caller should wait for `onDrain()`.
+   */
   write(chunk: Buffer): boolean {
     if (this.#error) throw this.#error
     this.#size += chunk.length
     if (!this.#file) {
       if (this.#size <= this.threshold) {
-        this.#parts.push(Buffer.from(chunk))
+        this.#parts.push(chunk)
         return true
       }
       this.#path = join(this.dir, `qmqp-${process.pid}-${randomBytes(8).toString('hex')}.msg`)
@@ -153,7 +173,6 @@ export class BodySpool {
       for (const p of this.#parts) this.#file.write(p)
       this.#parts = []
     }
-    // A WriteStream copies nothing: the chunk is a view of a socket buffer nobody else reuses.
     return this.#file.write(chunk)
   }
 
@@ -183,9 +202,9 @@ export class BodySpool {
   async finish(): Promise<MessageBody> {
     this.#finished = true
     if (!this.#file) {
-      const bytes = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.#size)
+      const parts = this.#parts
       this.#parts = []
-      return new MemoryBody(bytes)
+      return new MemoryBody(parts, this.#size)
     }
     const f = this.#file
     await new Promise<void>((resolve, reject) => {

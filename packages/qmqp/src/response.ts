@@ -1,13 +1,12 @@
 import { QmqpReplyError } from './errors.js'
 import { NetstringDecoder } from './netstring-decoder.js'
-import { encodeNetstring } from './netstring-encoder.js'
 import type { Verdict } from './verdict.js'
 
 /** The reply netstring for a verdict: `<len>:<code><text>,`, text as UTF-8. */
 export function encodeReply(verdict: Verdict): Buffer {
-  return encodeNetstring(
-    Buffer.concat([Buffer.from(verdict.code, 'latin1'), Buffer.from(verdict.text, 'utf8')]),
-  )
+  // One allocation: the whole netstring as one string.
+  const length = 1 + Buffer.byteLength(verdict.text, 'utf8')
+  return Buffer.from(`${length}:${verdict.code}${verdict.text},`, 'utf8')
 }
 
 /** Longest reply a client reads before giving up on it. */
