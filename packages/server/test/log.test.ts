@@ -1,0 +1,67 @@
+import { Writable } from 'node:stream'
+import t from 'tap'
+import { QmqpdLog } from '../src/log.js'
+
+const sink = () => {
+  const lines: string[] = []
+  const stream = new Writable({
+    write(c: Buffer, _e, done) {
+      lines.push(...c.toString().split('\n').filter(Boolean))
+      done()
+    },
+  })
+  return { lines, stream }
+}
+const conn = {
+  conn: 'c1',
+  remote: '127.0.0.3:5',
+  local: '127.0.0.1:628',
+  rule: '127.0.0.3',
+  decision: 'deny',
+  verdict: 'deny',
+  bytes: 0,
+  ms: 1,
+}
+const msg = {
+  conn: 'c1',
+  id: '17',
+  remote: '127.0.0.1:5',
+  rule: null,
+  sender: 'a@b',
+  recipients: 2,
+  bytes: 9,
+  verdict: 'K',
+  text: 'ok 1 qp 17',
+  backend: 'memory:',
+  ms: 3,
+}
+
+t.test('json lines: one per connection and per message', async t => {
+  const { lines, stream } = sink()
+  const log = new QmqpdLog({ format: 'json', level: 'info', file: null }, stream)
+  log.connection(conn)
+  log.message(msg)
+  log.warn({ event: 'x' }, 'careful')
+  t.match(JSON.parse(lines[0]!), { event: 'connection', verdict: 'deny', rule: '127.0.0.3', level: 30 })
+  t.match(JSON.parse(lines[1]!), { event: 'message', id: '17', recipients: 2, backend: 'memory:' })
+  t.match(JSON.parse(lines[2]!), { event: 'x', level: 40, msg: 'careful' })
+})
+
+t.test('qmail-style text lines, levels honoured', async t => {
+  const { lines, stream } = sink()
+  const log = new QmqpdLog({ format: 'qmail', level: 'warn', file: null }, stream)
+  log.connection(conn)
+  log.info({ event: 'quiet' }, 'not shown')
+  log.error({ event: 'e', path: '/r' }, 'bad rules')
+  t.same(lines, ['qmqpd: alert: bad rules event=e path=/r'])
+  const all = sink()
+  const verbose = new QmqpdLog({ format: 'qmail', level: 'info', file: null }, all.stream)
+  verbose.connection(conn)
+  verbose.connection({ ...conn, verdict: 'drop', decision: 'none', rule: null, reason: 'idle timeout' })
+  verbose.message(msg)
+  t.same(all.lines, [
+    'qmqpd: deny c1 127.0.0.1:628 127.0.0.3:5 rule 127.0.0.3 deny 0 bytes 1 ms',
+    'qmqpd: ok c1 127.0.0.1:628 127.0.0.3:5 rule - drop 0 bytes 1 ms (idle timeout)',
+    'qmqpd: msg 17 conn c1 from <a@b> rcpt 2 bytes 9 Kok 1 qp 17 backend memory: 3 ms',
+  ])
+})
