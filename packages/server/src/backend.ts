@@ -23,5 +23,9 @@ export interface BackendFactory {
 
 export interface BackendContext {
   /** Optional logger (pino-compatible subset). */
-  log?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void; error(obj: object, msg?: string): void }
+  log?: {
+    info(obj: object, msg?: string): void
+    warn(obj: object, msg?: string): void
+    error(obj: object, msg?: string): void
+  }
 }
