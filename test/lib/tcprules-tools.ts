@@ -53,9 +53,11 @@ export function runTool(
   args: string[],
   options: { input?: Buffer; env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {},
 ): RunResult {
-  const r: SpawnSyncReturns<Buffer> = spawnSync(file, args, {
+  // Through env -i: the test runner adds its own variables (a Node loader among them) to every
+  // child it sees spawned; the programs compared must see only the environment given here.
+  const vars = Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`)
+  const r: SpawnSyncReturns<Buffer> = spawnSync('/usr/bin/env', ['-i', ...vars, file, ...args], {
     input: options.input ?? Buffer.alloc(0),
-    env: options.env ?? {},
     cwd: options.cwd,
     timeout: options.timeoutMs ?? 20_000,
     killSignal: 'SIGKILL',
