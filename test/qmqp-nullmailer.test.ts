@@ -38,9 +38,9 @@ async function runNullmailer(t: Test, port: number, mail: Buffer) {
   try {
     const child = spawn(qmqpModule, [], { stdio: ['pipe', 'pipe', 'pipe', fd] })
     let out = ''
-    child.stdout.on('data', d => (out += d))
-    child.stderr.on('data', d => (out += d))
-    child.stdin.end(`host=127.0.0.1\nport=${port}\n`)
+    child.stdout!.on('data', d => (out += d))
+    child.stderr!.on('data', d => (out += d))
+    child.stdin!.end(`host=127.0.0.1\nport=${port}\n`)
     const [code] = (await once(child, 'close')) as [number]
     return { code, out }
   } finally {

@@ -197,7 +197,7 @@ export async function start(opts: PostfixStartOptions = {}): Promise<PostfixInst
   } catch (err) {
     const log = await instance.log()
     await instance.stop()
-    throw new Error(`postfix instance did not start: ${(err as Error).message}\n${log}`)
+    throw new Error(`postfix instance did not start: ${(err as Error).message}\n${log}`, { cause: err })
   }
   return instance
 }

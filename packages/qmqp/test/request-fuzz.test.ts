@@ -23,8 +23,8 @@ const seeds = [
 
 function validRequest() {
   const message = bytes(int(200))
-  const sender = bytes(int(20)).filter(b => b !== 0)
-  const recipients = Array.from({ length: int(4) }, () => bytes(int(20)).filter(b => b !== 0))
+  const sender = Buffer.from(bytes(int(20)).filter(b => b !== 0))
+  const recipients = Array.from({ length: int(4) }, () => Buffer.from(bytes(int(20)).filter(b => b !== 0)))
   return { message, sender, recipients }
 }
 

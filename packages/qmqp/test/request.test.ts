@@ -183,9 +183,9 @@ t.test('encode then decode is the identity (seeded)', async t => {
   const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => Math.floor(rnd() * 256)))
   for (let i = 0; i < 300; i++) {
     const message = bytes(Math.floor(rnd() * 3000))
-    const sender = bytes(Math.floor(rnd() * 40)).filter(b => b !== 0)
+    const sender = Buffer.from(bytes(Math.floor(rnd() * 40)).filter(b => b !== 0))
     const recipients = Array.from({ length: Math.floor(rnd() * 5) }, () =>
-      bytes(1 + Math.floor(rnd() * 60)).filter(b => b !== 0),
+      Buffer.from(bytes(1 + Math.floor(rnd() * 60)).filter(b => b !== 0)),
     )
     const wire = encodeRequest({ message, sender, recipients })
     const cuts = Array.from({ length: 3 }, () => Math.floor(rnd() * wire.length)).sort((a, b) => a - b)

@@ -33,8 +33,11 @@ t.test('garbage is a QmqpReplyError, like nullmailer and unlike qmail-qmqpc', as
     reason: 'bad-reply',
     temporary: true,
   })
-  t.throws(() => parseReply(Buffer.from('0:,')), { reason: 'bad-reply' })
-  t.throws(() => parseReply(Buffer.from('6:Kthan')), { reason: 'bad-reply' })
-  t.throws(() => parseReply(Buffer.alloc(0)), { reason: 'no-reply' })
-  t.throws(() => parseReply(Buffer.from(`${MAX_REPLY_BYTES + 1}:`)), { reason: 'bad-reply' })
+  t.throws(() => parseReply(Buffer.from('0:,')), { code: 'QMQP_ERR_REPLY', reason: 'bad-reply' })
+  t.throws(() => parseReply(Buffer.from('6:Kthan')), { code: 'QMQP_ERR_REPLY', reason: 'bad-reply' })
+  t.throws(() => parseReply(Buffer.alloc(0)), { code: 'QMQP_ERR_REPLY', reason: 'no-reply' })
+  t.throws(() => parseReply(Buffer.from(`${MAX_REPLY_BYTES + 1}:`)), {
+    code: 'QMQP_ERR_REPLY',
+    reason: 'bad-reply',
+  })
 })
