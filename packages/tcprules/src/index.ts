@@ -25,3 +25,13 @@ export {
 export { formatIp6, remoteIpText } from './remote-ip.js'
 export { checkOutput } from './check-output.js'
 export { RulesSource, type RulesSourceSpec, type RulesSourceOptions } from './rules-source.js'
+export { cidrToAddress, expandCidrRules } from './cidr.js'
+export { decompileRules } from './decompile.js'
+export { lintRules, type LintFinding } from './lint.js'
+export {
+  explainMatch,
+  explanationText,
+  explanationJson,
+  type Explanation,
+  type ExplainStep,
+} from './explain.js'
