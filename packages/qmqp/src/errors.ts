@@ -36,7 +36,7 @@ export class QmqpProtocolError extends QmqpError {
 }
 
 /** Which configured limit a request broke. */
-export type LimitKind = 'outer-bytes' | 'message-bytes' | 'address-bytes' | 'recipients' | 'netstring-bytes'
+export type LimitKind = 'outer-bytes' | 'message-bytes' | 'address-bytes' | 'netstring-bytes'
 
 /** A length or count over a configured limit, found as soon as the length prefix showed it. */
 export class QmqpLimitError extends QmqpError {

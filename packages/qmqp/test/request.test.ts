@@ -257,3 +257,30 @@ t.test('end() before completion is a truncation', async t => {
   t.throws(() => dec.end(), QmqpProtocolError)
   t.equal(dec.stage, 'header')
 })
+
+t.test('a multi-megabyte body through a slow consumer: queued bytes stay within two chunks', async t => {
+  const chunk = 64 * 1024
+  const size = 8 * 1024 * 1024
+  let maxQueued = 0
+  let received = 0
+  const slow = new Writable({
+    highWaterMark: chunk,
+    write(c: Buffer, _e, cb) {
+      received += c.length
+      maxQueued = Math.max(maxQueued, slow.writableLength)
+      setTimeout(cb, 0)
+    },
+  })
+  let made = 0
+  const source = new Readable({
+    highWaterMark: chunk,
+    read() {
+      if (made >= size) return void this.push(null)
+      made += chunk
+      this.push(Buffer.alloc(chunk, 0x61))
+    },
+  })
+  await writeRequest(slow, { message: { stream: source, size }, sender: 's', recipients: ['r'] })
+  t.ok(maxQueued <= 2 * chunk, `at most ${maxQueued} bytes queued in the consumer`)
+  t.ok(received > size, 'everything written')
+})
