@@ -8,7 +8,7 @@ export const clientBundleDir = join(repoRoot, 'packages/client/dist/bundle')
 
 /** Fails clearly when `npm run build` (tsc -b, then the bundles) has not run. */
 export function requireClientBuild(): void {
-  if (!existsSync(join(clientBundleDir, 'qmail-inject.js'))) {
+  if (!existsSync(join(clientBundleDir, 'qmail-inject.cjs'))) {
     throw new Error('packages/client/dist/bundle is missing: run `npm run build` (tsc -b, then build:assets)')
   }
 }

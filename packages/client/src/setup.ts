@@ -50,7 +50,7 @@ export function setupHome(options: SetupOptions): SetupReport {
   mkdirSync(controlDir, { recursive: true, mode: 0o755 })
   for (const command of CLIENT_COMMANDS) {
     const path = join(binDir, command)
-    writeAtomically(path, commandScript(pathToFileURL(join(bundleDir, `${command}.js`)).href), 0o755)
+    writeAtomically(path, commandScript(join(bundleDir, `${command}.cjs`)), 0o755)
     report.written.push(path)
   }
   const control: Array<[string, string]> = [
@@ -70,24 +70,34 @@ export function setupHome(options: SetupOptions): SetupReport {
 }
 
 /**
- * A command script for `bin/`. It loads the bundle with `import()`, which works whether Node
- * reads the file as CommonJS or as an ES module, and finds its home from its own location.
+ * A command script for `bin/`. Read as CommonJS (the usual case: no package.json above it
+ * says otherwise) it `require()`s the bundle, the fastest start Node offers; read as an ES
+ * module it falls back to `import()`. It finds its home from its own location.
  */
-export function commandScript(bundleUrl: string): string {
+export function commandScript(bundlePath: string): string {
+  const path = JSON.stringify(bundlePath)
+  const url = JSON.stringify(pathToFileURL(bundlePath).href)
   return `#!/usr/bin/env node
-import(${JSON.stringify(bundleUrl)}).then(
-  m => m.run(),
-  err => {
-    process.stderr.write(\`\${process.argv[1]}: fatal: unable to load ${bundleUrl}: \${err.message}\\n\`)
-    process.exitCode = 111
-  },
-)
+const fail = err => {
+  process.stderr.write(\`\${process.argv[1]}: fatal: unable to load ${bundlePath}: \${err.message}\\n\`)
+  process.exitCode = 111
+}
+if (typeof require === 'function') {
+  let command
+  try {
+    command = require(${path})
+  } catch (err) {
+    fail(err)
+  }
+  if (command) command.run()
+} else import(${url}).then(m => m.run(), fail)
 `
 }
 
 /** The bundles next to this module when it is itself a bundle, else `dist/bundle/`. */
 function defaultBundleDir(): string {
-  const here = dirname(fileURLToPath(import.meta.url))
+  // In the CommonJS bundles import.meta is empty; __filename is the bundle there.
+  const here = dirname(typeof __filename === 'string' ? __filename : fileURLToPath(import.meta.url))
   return basename(here) === 'bundle' ? here : join(here, 'bundle')
 }
 

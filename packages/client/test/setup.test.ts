@@ -1,7 +1,6 @@
 import { spawnSync } from 'node:child_process'
 import { readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import t from 'tap'
 import { ClientUsageError } from '../src/errors.js'
 import { commandScript, setupHome } from '../src/setup.js'
@@ -19,7 +18,7 @@ t.test('lays out bin and control, keeps existing control files', async t => {
   for (const command of ['qmail-inject', 'sendmail', 'mailsubj', 'qmail-qmqpc']) {
     const path = join(home, 'bin', command)
     t.equal(statSync(path).mode & 0o777, 0o755, command)
-    t.equal(readFileSync(path, 'utf8'), commandScript(pathToFileURL(`/opt/b/${command}.js`).href))
+    t.equal(readFileSync(path, 'utf8'), commandScript(`/opt/b/${command}.cjs`))
   }
   t.equal(readFileSync(join(home, 'control/me'), 'utf8'), 'app1.example.com\n')
   t.equal(readFileSync(join(home, 'control/qmqpservers'), 'utf8'), '192.0.2.10:628\n[2001:db8::25]:6628\n')
@@ -38,11 +37,18 @@ t.test('defaults: host name in me, an explanatory qmqpservers with no server', a
   t.throws(() => setupHome({ home, servers: ['bad server'] }), ClientUsageError)
 })
 
-t.test('a command script that cannot load its bundle exits 111', async t => {
-  const dir = t.testdir()
-  const script = join(dir, 'cmd')
-  writeFileSync(script, commandScript(pathToFileURL(join(dir, 'missing.js')).href))
-  const r = spawnSync(process.execPath, [script], { encoding: 'utf8' })
-  t.equal(r.status, 111)
-  t.match(r.stderr, /cmd: fatal: unable to load file:.*missing\.js/)
+t.test('a command script loads its bundle read as CommonJS or as an ES module', async t => {
+  // Under a package.json of type commonjs the script require()s; under type module it imports.
+  for (const type of ['commonjs', 'module']) {
+    const dir = t.testdir({
+      'package.json': JSON.stringify({ type }),
+      'cmd.cjs': 'exports.run = () => { process.exitCode = 7 }\n',
+    })
+    writeFileSync(join(dir, 'cmd'), commandScript(join(dir, 'cmd.cjs')))
+    t.equal(spawnSync(process.execPath, [join(dir, 'cmd')]).status, 7, type)
+    writeFileSync(join(dir, 'missing'), commandScript(join(dir, 'missing.cjs')))
+    const r = spawnSync(process.execPath, [join(dir, 'missing')], { encoding: 'utf8' })
+    t.equal(r.status, 111, `${type}: a missing bundle is a temporary failure`)
+    t.match(r.stderr, /missing: fatal: unable to load .*missing\.cjs: /)
+  }
 })
