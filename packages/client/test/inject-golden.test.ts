@@ -2,7 +2,7 @@
 // the reference description of qmail-inject plus one case per rule it states. Each folder has
 // case.json (arguments, environment, control files, start time, pid, expected exit code and
 // envelope), input (stdin), expected (stdout) and, when something is printed there, stderr.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
 import path from 'node:path'
 import { Readable, Writable } from 'node:stream'
@@ -37,7 +37,7 @@ class Sink extends Writable {
   }
 }
 
-function setUp(t: Tap.Test, dir: string, c: Case) {
+function setUp(t: Test, dir: string, c: Case) {
   const home = t.testdir({ control: {} })
   for (const [name, value] of Object.entries(c.control)) {
     const file = path.join(home, 'control', name)

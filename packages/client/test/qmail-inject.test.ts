@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { Readable, Writable } from 'node:stream'
@@ -18,7 +18,7 @@ class Sink extends Writable {
 
 const now = new Date('2026-12-04T15:52:36Z')
 
-function setUp(t: Tap.Test, input: string | Readable, envObj: Record<string, string> = {}) {
+function setUp(t: Test, input: string | Readable, envObj: Record<string, string> = {}) {
   const home = t.testdir({ control: { me: 'client.example.com\n' } })
   const stdout = new Sink()
   const stderr = new Sink()
