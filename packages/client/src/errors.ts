@@ -12,7 +12,7 @@ export class ClientError extends Error {
 /** No usable server: `control/qmqpservers` missing, unreadable, or without a usable line. */
 export class ClientConfigError extends ClientError {
   override name = 'ClientConfigError'
-  override readonly code = 'CLIENT_ERR_CONFIG'
+  override readonly code = 'CLIENT_ERR_SERVERS'
   override readonly temporary = true
 }
 

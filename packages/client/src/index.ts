@@ -6,7 +6,7 @@ export {
   type SendOptions,
   type SendResult,
 } from './library.js'
-export { sendPrepared, type PreparedMessage, type SendPreparedOptions } from './send-prepared.js'
+export { sendPrepared, type SendPreparedOptions } from './send-prepared.js'
 export {
   qmqpTransport,
   type QmqpTransport,
@@ -29,3 +29,4 @@ export { QUEUE_EXIT, queueExitText, queueExitFor, injectOutcome } from './queue-
 export { planSendmail, type SendmailPlan } from './sendmail-args.js'
 export { mailsubjHeader } from './mailsubj-message.js'
 export { ClientError, ClientConfigError, ClientRejectedError, ClientUsageError } from './errors.js'
+export * from './inject/index.js'

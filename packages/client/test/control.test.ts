@@ -56,7 +56,7 @@ t.test('qmqpservers: order kept, blanks and comments skipped', async t => {
 t.test('qmqpservers missing, unreadable or without a server is a configuration error', async t => {
   t.throws(() => readQmqpServers(home(t, {})), ClientConfigError)
   t.throws(() => readQmqpServers(home(t, { qmqpservers: '# none yet\n\n' })), {
-    code: 'CLIENT_ERR_CONFIG',
+    code: 'CLIENT_ERR_SERVERS',
     temporary: true,
   })
   const dir = home(t, {})

@@ -61,5 +61,5 @@ t.test('no server reachable: a temporary error', async t => {
     temporary: true,
   })
   const unset = nodemailer.createTransport(qmqpTransport({ home: t.testdir() }))
-  await t.rejects(unset.verify(), { code: 'CLIENT_ERR_CONFIG' })
+  await t.rejects(unset.verify(), { code: 'CLIENT_ERR_SERVERS' })
 })
