@@ -45,7 +45,18 @@ export async function compileCommand(args: Buffer[], io: CommandIo, dialect: Dia
     return die(io, 111, FATAL, 'unable to read input: ', errorText(err))
   }
   try {
-    forEachRecord(input, { dialect }, (key, data) => writer.add(key, data))
+    forEachRecord(
+      input,
+      { dialect },
+      {
+        add: (key, data) => writer.add(key, data),
+        addRange: (text, start, end, data) => {
+          writer.begin(end - start, data.length)
+          if (end > start) writer.writeRange(text, start, end)
+          if (data.length > 0) writer.writeRange(data, 0, data.length)
+        },
+      },
+    )
   } catch (err) {
     writer.abort()
     if (err instanceof RulesSyntaxError)
