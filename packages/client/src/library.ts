@@ -3,6 +3,8 @@ import { send as qmqpSend, type MessageSource, type Verdict } from '@qmqpkit/qmq
 import { formatServer, parseServerLine, QMQP_PORT, readQmqpServers, type QmqpServer } from './control.js'
 import { ClientRejectedError, ClientUsageError } from './errors.js'
 import { clientHome } from './home.js'
+import { readInjectControl } from './inject/control-files.js'
+import { prepareMessage } from './inject/prepare.js'
 
 /** Where a message goes: the envelope sender (may be empty, for bounces) and the recipients. */
 export interface Envelope {
@@ -50,15 +52,21 @@ export interface SendResult {
  * failure to reach any server rejects with the QMQP client's error (QmqpConnectError, …),
  * and missing configuration with ClientConfigError. Every error carries `temporary`.
  *
+ * Without an envelope the message goes through qmail-inject's preparation first, as
+ * `qmail-inject` with no arguments would send it: recipients from To/Cc/Bcc, the sender from
+ * Return-Path or the user, Date, Message-ID and From added, addresses completed from the
+ * client home's control files (`options.home`).
+ *
  * @example
  * const { verdict, server } = await send('Subject: hi\n\nhello\n',
  *   { sender: 'app@example.com', recipients: ['ops@example.com'] }, { servers: ['127.0.0.1:628'] })
  */
 export async function send(
   message: MessageInput,
-  envelope: Envelope,
+  envelope?: Envelope,
   options: SendOptions = {},
 ): Promise<SendResult> {
+  if (envelope === undefined) return sendPrepared(message, options)
   const sender = toBuffer(envelope.sender)
   const recipients = envelope.recipients.map(toBuffer)
   if (recipients.length === 0 && options.allowNoRecipients !== true)
@@ -78,6 +86,28 @@ export async function send(
     throw new ClientRejectedError({ code: result.verdict.code, text: result.verdict.text }, result.server)
   }
   return { verdict: result.verdict, server: result.server, envelope: { sender, recipients } }
+}
+
+/** The envelope-less form of {@link send}: qmail-inject's preparation, then the send. */
+async function sendPrepared(message: MessageInput, options: SendOptions): Promise<SendResult> {
+  if (typeof message !== 'string' && !Buffer.isBuffer(message)) {
+    throw new ClientUsageError('a message without an envelope must be a Buffer or a string')
+  }
+  const env = options.env ?? envFromObject(process.env)
+  const home = options.home ?? clientHome(env)
+  const prepared = await prepareMessage(toBuffer(message), {
+    args: [],
+    flags: { recipients: 'A', print: false, senders: [] },
+    env,
+    control: await readInjectControl(home),
+    now: new Date(),
+    pid: process.pid,
+  })
+  return send(
+    prepared.message,
+    { sender: prepared.sender, recipients: prepared.recipients },
+    { ...options, home, env },
+  )
 }
 
 /** The server list of a send: the explicit one, else the client home's `qmqpservers`. */

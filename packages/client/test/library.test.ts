@@ -91,3 +91,37 @@ t.test('misuse is a permanent error', async t => {
     'mx.example.com:628',
   ])
 })
+
+t.test('without an envelope the message is prepared as qmail-inject would', async t => {
+  const srv = await recordingServer()
+  t.teardown(srv.close)
+  const home = t.testdir({ control: { me: 'client.example.com\n', qmqpservers: `${srv.server}\n` } })
+  const env = new Map([['USER', Buffer.from('app')]])
+  const result = await send(
+    'To: ops, b@example.net\nBcc: audit@example.org\nSubject: hi\n\nhello\n',
+    undefined,
+    { home, env },
+  )
+  t.same(result.envelope.recipients.map(String), [
+    'b@example.net',
+    'ops@client.example.com',
+    'audit@example.org',
+  ])
+  t.equal(result.envelope.sender.toString(), 'app@client.example.com')
+  const got = srv.received[0]!
+  t.same(got.recipients.map(String), ['b@example.net', 'ops@client.example.com', 'audit@example.org'])
+  t.match(
+    got.message.toString(),
+    /^Date: .*\nMessage-ID: <.*@client\.example\.com>\nFrom: app@client\.example\.com\nTo: ops@client\.example\.com, b@example\.net\nSubject: hi\n\nhello\n$/,
+  )
+  await t.rejects(
+    send('To: a\n\n', undefined, { home, env: new Map() }).then(() =>
+      send({ stream: process.stdin, size: 0 }, undefined, { home }),
+    ),
+    ClientUsageError,
+  )
+  await t.rejects(send('To: foo: bar\n\nx\n', undefined, { home, env }), {
+    code: 'CLIENT_ERR_PARSE',
+    temporary: false,
+  })
+})
