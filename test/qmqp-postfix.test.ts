@@ -1,4 +1,5 @@
 import t from 'tap'
+import { existsSync } from 'node:fs'
 import { send } from '@qmqpkit/qmqp'
 import { loadQmqpFixtures } from './lib/qmqp-fixtures.js'
 import { start, postfixUnavailable } from './lib/postfix-instance.js'
@@ -69,4 +70,6 @@ t.test('a client Postfix does not authorize gets its error', { skip: why ?? fals
   t.equal(r.verdict.code, 'D')
   t.match(r.verdict.text, /^Error: \S+\[127\.0\.0\.1\] is not authorized to use this service$/)
   t.same(await pf.queuedMessages(), [])
+  await pf.stop()
+  t.notOk(existsSync(pf.configDir) || existsSync(pf.queueDir), 'stopped and removed')
 })

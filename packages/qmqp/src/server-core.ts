@@ -398,7 +398,11 @@ class Connection {
       return
     }
 
-    // 2. Read one request.
+    // 2. Read one request (unless the client left while the access hook was deciding).
+    if (this.input.destroyed || this.input.readableEnded) {
+      this.#outcome = 'client-abort'
+      return this.#close()
+    }
     const transcript: RequestTranscript = {
       outerLength: 0,
       messageLength: 0,
@@ -711,6 +715,7 @@ class Connection {
     if (this.#outcome !== 'refused') this.#outcome = 'reply'
     await new Promise<void>(resolve => {
       out.once('error', () => resolve())
+      out.once('close', () => resolve())
       out.end(bytes, () => resolve())
     })
     emit({

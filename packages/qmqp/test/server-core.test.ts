@@ -217,6 +217,29 @@ t.test('reply plans: delay, raw bytes, close before the reply, verdict', async t
   )
 })
 
+t.test('a client that leaves while the access hook decides is not waited for', async t => {
+  let release!: () => void
+  const deciding = new Promise<void>(r => (release = r))
+  const { port, server, events } = await start(t, {
+    onConnection: async () => {
+      await deciding
+      return { allow: true }
+    },
+  })
+  const s = net.connect(port, '127.0.0.1')
+  await once(s, 'connect')
+  s.resetAndDestroy()
+  while (server.connections === 0) await new Promise(r => setTimeout(r, 5))
+  await new Promise(r => setTimeout(r, 20))
+  release()
+  for (let i = 0; i < 200 && server.connections > 0; i++) await new Promise(r => setTimeout(r, 10))
+  t.equal(server.connections, 0)
+  t.match(
+    events.find(e => e.type === 'connection-close'),
+    { outcome: 'client-abort' },
+  )
+})
+
 t.test('the access hook refuses before any byte is read', async t => {
   const { port, received, events } = await start(t, {
     onConnection: facts => ({ allow: facts.remoteAddress !== '127.0.0.1' }),
@@ -317,13 +340,13 @@ t.test('a stalled client does not hold up others', async t => {
   stalled.write('500:400:abc')
   await once(stalled, 'connect')
   const replies = await Promise.all(
-    Array.from({ length: 8 }, (_, i) =>
+    Array.from({ length: 50 }, (_, i) =>
       raw(port, encodeRequest({ message: `m${i}`, sender: '', recipients: ['r'] })),
     ),
   )
   t.same(
     replies.map(r => flat(replyText(r))),
-    Array(8).fill('Kok'),
+    Array(50).fill('Kok'),
   )
   for (let i = 0; i < 200 && server.connections > 1; i++) await new Promise(r => setTimeout(r, 10))
   t.equal(server.connections, 1, 'the stalled one is still open')
