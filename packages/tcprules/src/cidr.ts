@@ -18,6 +18,7 @@ export function cidrToAddress(block: string): string {
   const size = 2 ** (32 - bits)
   if (value % size !== 0) throw new RulesUsageError(`${block}: host bits are set`)
   if (bits === 32) return octets.join('.')
+  if (bits === 0) return '0-255.'
   const whole = Math.floor(bits / 8)
   const head = octets
     .slice(0, whole)

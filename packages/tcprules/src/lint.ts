@@ -106,6 +106,7 @@ export function lintRules(text: Buffer, options: { dialect?: Dialect } = {}): Li
   }
 
   const firstLine = new Map<string, number>()
+  const addresses = new Set<string>()
   let catchAllDeny = false
   for (const rule of rules) {
     const keys = rule.keys.map(k => k.toString('latin1'))
@@ -120,13 +121,13 @@ export function lintRules(text: Buffer, options: { dialect?: Dialect } = {}): Li
     } else {
       const earlier = keys.map(k => firstLine.get(k)).filter((l): l is number => l !== undefined)
       if (earlier.length === keys.length) {
-        const same = keys.length === 1 && isRangeAddress(rule.address) === false
+        const same = addresses.has(rule.address.toString('latin1'))
         findings.push({
           line: rule.line,
           severity: 'warning',
           code: same ? 'duplicate' : 'shadowed',
           message: same
-            ? `key ${latin(rule.keys[0]!)} was already written at line ${earlier[0]}: the first rule wins, this one never matches`
+            ? `${latin(rule.address)} was already written at line ${Math.min(...earlier)}: the first rule wins, this one never matches`
             : `every key of ${latin(rule.address)} was already written (line ${Math.min(...earlier)}): this rule never matches`,
         })
       } else if (earlier.length > 0) {
@@ -139,6 +140,7 @@ export function lintRules(text: Buffer, options: { dialect?: Dialect } = {}): Li
       }
     }
     for (const k of keys) if (!firstLine.has(k)) firstLine.set(k, rule.line)
+    addresses.add(rule.address.toString('latin1'))
     const why = rule.keys.length > 0 ? unreachableWhy(rule.keys[0]!, dialect) : null
     if (why)
       findings.push({
