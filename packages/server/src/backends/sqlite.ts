@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs'
 import { Readable } from 'node:stream'
+import { Worker } from 'node:worker_threads'
 import Database from 'better-sqlite3'
 import type { MessageBody, RequestTranscript, Verdict } from '@qmqpkit/qmqp'
 import type { Backend, BackendContext, BackendFactory } from '../backend.js'
@@ -17,6 +19,13 @@ import {
   type MessagePage,
   type StoredMessage,
 } from './inspectable.js'
+import {
+  type MessageRowInput,
+  type WriteJob,
+  type WriterFailure,
+  type WriterReply,
+  type WriterRequest,
+} from './sqlite-writer.js'
 
 export interface SqliteBackendOptions {
   /** Bodies are stored in rows of this many bytes (the last row of a body may be shorter). */
@@ -36,135 +45,144 @@ const defaults: Required<SqliteBackendOptions> = {
   chunksInFlight: 4,
 }
 
-/** The schema's version, kept in `PRAGMA user_version`; a database of another version is refused. */
-export const sqliteSchemaVersion = 1
-
-const schema = `
-CREATE TABLE IF NOT EXISTS messages (
-  seq INTEGER PRIMARY KEY,
-  id TEXT NOT NULL,
-  namespace TEXT,
-  received_at INTEGER NOT NULL,
-  stored_at INTEGER NOT NULL,
-  sender BLOB NOT NULL,
-  recipient_count INTEGER NOT NULL,
-  remote_ip TEXT NOT NULL,
-  rule_key TEXT,
-  connection TEXT NOT NULL,
-  mail_class TEXT,
-  virtual_mta TEXT,
-  send_id TEXT,
-  list_id TEXT,
-  instance_id TEXT,
-  metadata TEXT NOT NULL,
-  size INTEGER NOT NULL,
-  delivered_size INTEGER NOT NULL,
-  delivered_same INTEGER NOT NULL,
-  verdict_code TEXT NOT NULL,
-  verdict_text TEXT NOT NULL,
-  transcript TEXT NOT NULL,
-  faults TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS messages_id ON messages (id);
-CREATE INDEX IF NOT EXISTS messages_received_at ON messages (received_at);
-CREATE TABLE IF NOT EXISTS recipients (
-  seq INTEGER NOT NULL,
-  position INTEGER NOT NULL,
-  address BLOB NOT NULL,
-  PRIMARY KEY (seq, position)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS recipients_address ON recipients (address);
-CREATE TABLE IF NOT EXISTS bodies (
-  seq INTEGER NOT NULL,
-  part INTEGER NOT NULL,
-  chunk INTEGER NOT NULL,
-  data BLOB NOT NULL,
-  PRIMARY KEY (seq, part, chunk)
-);
-`
-
 /** Body parts as stored: 0 is the message as received, 1 as delivered (absent when the same bytes). */
 const partNumber: Record<BodyPart, number> = { received: 0, delivered: 1 }
 
-interface Job {
-  run(): void
-  resolve(): void
+/**
+ * The writer thread's module. Compiled, it is sqlite-writer.js beside this file. Run from the
+ * TypeScript source (tests), the built one is used when present, else the source beside this.
+ */
+function writerUrl(): URL {
+  if (!import.meta.url.endsWith('.ts')) return new URL('./sqlite-writer.js', import.meta.url)
+  const built = new URL('../../dist/backends/sqlite-writer.js', import.meta.url)
+  return existsSync(built) ? built : new URL('./sqlite-writer.ts', import.meta.url)
+}
+
+interface Queued {
+  job: WriteJob
+  resolve(result: number | null): void
   reject(err: unknown): void
 }
 
+/** A failure reported by the writer thread, with SQLite's code kept for failureText. */
+class WriterError extends Error {
+  override name = 'WriterError'
+  readonly code: string | undefined
+  constructor(failure: WriterFailure) {
+    super(failure.message)
+    this.code = failure.code
+  }
+}
+
 /**
- * Runs write jobs in shared transactions: every job submitted during one turn of the event loop
- * goes into the same BEGIN … COMMIT, each inside its own savepoint so a failing job is rolled back
- * alone. A job's promise settles only after the COMMIT returned, that is (with synchronous FULL)
- * after the WAL was fsynced. One fsync then serves every message that arrived meanwhile.
+ * The main thread's side of the writer thread: jobs wait here while the writer commits the
+ * previous batch, then go together as the next batch. A job's promise settles only after the
+ * COMMIT that holds it has returned, that is (synchronous FULL) after the WAL was fsynced.
  */
 class GroupCommitter {
-  #queue: Job[] = []
+  #queue: Queued[] = []
+  #inBatch = new Map<number, Queued[]>()
+  #nextBatch = 1
   #scheduled = false
+  #dead: Error | null = null
   #idle: Array<() => void> = []
   /** Transactions committed so far. */
   commits = 0
 
-  constructor(readonly db: Database.Database) {}
+  private constructor(readonly worker: Worker) {
+    worker.on('message', (reply: WriterReply) => this.#onReply(reply))
+    const die = (err: Error) => {
+      this.#dead = err
+      for (const q of [...[...this.#inBatch.values()].flat(), ...this.#queue.splice(0)]) q.reject(err)
+      this.#inBatch.clear()
+      this.#settleIdle()
+    }
+    worker.on('error', die)
+    worker.on('exit', code => die(new Error(`sqlite writer exited (${code})`)))
+  }
 
-  submit(run: () => void): Promise<void> {
+  static async start(
+    path: string,
+  ): Promise<{ committer: GroupCommitter; ready: WriterReply & { type: 'ready' } }> {
+    const worker = new Worker(writerUrl(), {
+      workerData: { qmqpkitSqliteWriter: path },
+      // The compiled writer needs no loader hooks; without them the thread starts in milliseconds.
+      ...(writerUrl().pathname.endsWith('.js') && { execArgv: [] }),
+    })
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const listeners: Array<[string, (arg: any) => void]> = []
+    const first = await new Promise<WriterReply>((resolve, reject) => {
+      const onExit = (code: number) => reject(new Error(`sqlite writer exited (${code})`))
+      listeners.push(['message', resolve], ['error', reject], ['exit', onExit])
+      for (const [event, listener] of listeners) worker.once(event, listener)
+    })
+    // Only ours: the Worker's own listeners (which start its message port) must stay.
+    for (const [event, listener] of listeners) worker.off(event, listener)
+    if (first.type !== 'ready') {
+      await worker.terminate()
+      throw new WriterError(first.type === 'open-failed' ? first.error : { message: 'unexpected reply' })
+    }
+    return { committer: new GroupCommitter(worker), ready: first }
+  }
+
+  submit(job: WriteJob): Promise<number | null> {
+    if (this.#dead) return Promise.reject(this.#dead)
     return new Promise((resolve, reject) => {
-      this.#queue.push({ run, resolve, reject })
-      if (!this.#scheduled) {
+      this.#queue.push({ job, resolve, reject })
+      // While a batch commits, jobs wait for its reply; when idle, for the end of this turn.
+      if (this.#inBatch.size === 0 && !this.#scheduled) {
         this.#scheduled = true
-        setImmediate(() => this.#flush())
+        setImmediate(() => {
+          this.#scheduled = false
+          this.#send()
+        })
       }
     })
   }
 
-  /** Resolves once no job is waiting. */
-  drained(): Promise<void> {
-    return this.#scheduled ? new Promise(resolve => this.#idle.push(resolve)) : Promise.resolve()
+  #send(): void {
+    if (this.#dead || this.#inBatch.size > 0 || this.#queue.length === 0) return
+    const id = this.#nextBatch++
+    const batch = this.#queue.splice(0)
+    this.#inBatch.set(id, batch)
+    this.worker.postMessage({ type: 'batch', id, jobs: batch.map(q => q.job) } satisfies WriterRequest)
   }
 
-  #flush(): void {
-    const jobs = this.#queue
-    this.#queue = []
-    this.#scheduled = false
-    const failed = new Map<Job, unknown>()
-    try {
-      this.db.exec('BEGIN IMMEDIATE')
-      for (const job of jobs) {
-        this.db.exec('SAVEPOINT job')
-        try {
-          job.run()
-          this.db.exec('RELEASE job')
-        } catch (err) {
-          this.db.exec('ROLLBACK TO job')
-          this.db.exec('RELEASE job')
-          failed.set(job, err)
-        }
-      }
-      this.db.exec('COMMIT')
+  #onReply(reply: WriterReply): void {
+    if (reply.type !== 'batch') return
+    const batch = this.#inBatch.get(reply.id) ?? []
+    this.#inBatch.delete(reply.id)
+    if (reply.error) {
+      const err = new WriterError(reply.error)
+      for (const q of batch) q.reject(err)
+    } else {
       this.commits++
-    } catch (err) {
-      // The commit (or BEGIN) failed: nothing of this batch is stored.
-      if (this.db.inTransaction) {
-        try {
-          this.db.exec('ROLLBACK')
-        } catch {
-          // A failed ROLLBACK leaves SQLite to roll back on the next open.
-        }
-      }
-      for (const job of jobs) job.reject(err)
-      this.#settleIdle()
-      return
+      batch.forEach((q, i) => {
+        const r = reply.results[i]
+        if (r !== null && typeof r === 'object') q.reject(new WriterError(r))
+        else q.resolve(r ?? null)
+      })
     }
-    for (const job of jobs) {
-      if (failed.has(job)) job.reject(failed.get(job))
-      else job.resolve()
-    }
+    this.#send()
     this.#settleIdle()
   }
 
+  /** Resolves once no job is queued or committing. */
+  drained(): Promise<void> {
+    if (this.#dead || (this.#queue.length === 0 && this.#inBatch.size === 0)) return Promise.resolve()
+    return new Promise(resolve => this.#idle.push(resolve))
+  }
+
   #settleIdle(): void {
-    if (this.#scheduled) return
+    if (!this.#dead && (this.#queue.length > 0 || this.#inBatch.size > 0)) return
     for (const resolve of this.#idle.splice(0)) resolve()
+  }
+
+  async stop(): Promise<void> {
+    if (this.#dead) return
+    const exited = new Promise(resolve => this.worker.once('exit', resolve))
+    this.worker.postMessage({ type: 'close' } satisfies WriterRequest)
+    await exited
   }
 }
 
@@ -214,47 +232,37 @@ interface MessageRow {
  */
 export class SqliteBackend implements Backend, Inspectable {
   readonly name: string
+  /** A connection of this thread, for queries; writes go through the writer thread. */
   readonly db: Database.Database
+  /** What the writer's connection reports: journal mode `wal`, synchronous 2 (FULL). */
+  readonly settings: { journalMode: string; synchronous: number }
   readonly #options: Required<SqliteBackendOptions>
   readonly #committer: GroupCommitter
   readonly #inFlight = new Set<Promise<Verdict>>()
   #nextSeq: number
   #closed = false
   readonly #stmt: {
-    message: Database.Statement
-    recipient: Database.Statement
-    chunk: Database.Statement
-    dropChunks: Database.Statement
     readChunk: Database.Statement
     recipientsOf: Database.Statement
     byId: Database.Statement
   }
 
-  private constructor(path: string, db: Database.Database, options: SqliteBackendOptions) {
+  private constructor(
+    path: string,
+    db: Database.Database,
+    committer: GroupCommitter,
+    ready: { nextSeq: number; journalMode: string; synchronous: number },
+    options: SqliteBackendOptions,
+  ) {
     this.name = `sqlite:${path}`
     this.db = db
     this.#options = { ...defaults, ...options }
-    this.#committer = new GroupCommitter(db)
+    this.#committer = committer
+    this.settings = { journalMode: ready.journalMode, synchronous: ready.synchronous }
     // Messages are numbered here rather than by SQLite so that the chunks of a large body can be
     // written before the message row that makes them part of a message.
-    const max = db
-      .prepare(
-        'SELECT max(coalesce((SELECT max(seq) FROM messages), 0), coalesce((SELECT max(seq) FROM bodies), 0)) AS m',
-      )
-      .get() as { m: number }
-    this.#nextSeq = max.m + 1
+    this.#nextSeq = ready.nextSeq
     this.#stmt = {
-      message: db.prepare(
-        `INSERT INTO messages (seq, id, namespace, received_at, stored_at, sender, recipient_count, remote_ip, rule_key,
-           connection, mail_class, virtual_mta, send_id, list_id, instance_id, metadata, size, delivered_size,
-           delivered_same, verdict_code, verdict_text, transcript, faults)
-         VALUES (@seq, @id, @namespace, @receivedAt, @storedAt, @sender, @recipientCount, @remoteIp, @ruleKey,
-           @connection, @mailClass, @virtualMta, @sendId, @listId, @instanceId, @metadata, @size, @deliveredSize,
-           @deliveredSame, @verdictCode, @verdictText, @transcript, @faults)`,
-      ),
-      recipient: db.prepare('INSERT INTO recipients (seq, position, address) VALUES (?, ?, ?)'),
-      chunk: db.prepare('INSERT INTO bodies (seq, part, chunk, data) VALUES (?, ?, ?, ?)'),
-      dropChunks: db.prepare('DELETE FROM bodies WHERE seq = ?'),
       readChunk: db.prepare('SELECT data FROM bodies WHERE seq = ? AND part = ? AND chunk = ?').pluck(),
       recipientsOf: db.prepare('SELECT address FROM recipients WHERE seq = ? ORDER BY position').pluck(),
       byId: db.prepare('SELECT * FROM messages WHERE id = ? ORDER BY seq DESC LIMIT 1'),
@@ -268,24 +276,14 @@ export class SqliteBackend implements Backend, Inspectable {
 
   /** Opens (creating if needed) the database at `path`; its directory must exist. */
   static async open(path: string, options: SqliteBackendOptions = {}): Promise<SqliteBackend> {
-    let db: Database.Database | undefined
+    let started: Awaited<ReturnType<typeof GroupCommitter.start>> | undefined
     try {
-      db = new Database(path)
-      const mode = db.pragma('journal_mode = WAL', { simple: true })
-      if (mode !== 'wal') throw new Error(`journal mode ${String(mode)}, not wal`)
-      // FULL: with NORMAL a committed transaction can vanish on power loss, and K promised it would not.
-      db.pragma('synchronous = FULL')
+      started = await GroupCommitter.start(path)
+      const db = new Database(path)
       db.pragma('busy_timeout = 5000')
-      const version = db.pragma('user_version', { simple: true }) as number
-      if (version !== 0 && version !== sqliteSchemaVersion)
-        throw new Error(`schema version ${version}, this qmqpd knows ${sqliteSchemaVersion}`)
-      db.exec(schema)
-      db.pragma(`user_version = ${sqliteSchemaVersion}`)
-      // Chunks of a large message whose row was never committed (a crash or failure mid-delivery).
-      db.exec('DELETE FROM bodies WHERE seq NOT IN (SELECT seq FROM messages)')
-      return new SqliteBackend(path, db, options)
+      return new SqliteBackend(path, db, started.committer, started.ready, options)
     } catch (err) {
-      db?.close()
+      await started?.committer.stop()
       throw new BackendOpenError(`sqlite:${path}`, err instanceof Error ? err.message : String(err), {
         cause: err,
       })
@@ -312,40 +310,41 @@ export class SqliteBackend implements Backend, Inspectable {
     const total = parts.reduce((n, [, body]) => n + body.size, 0)
     let staged = false
     try {
-      const rows: Array<[number, number, Buffer]> = []
+      const chunks: Array<[number, number, Buffer]> = []
       if (total <= this.#options.inlineBytes) {
         for (const [part, body] of parts) {
           const data = await body.read()
           if (data.length !== body.size) throw new Error(`body has ${data.length} bytes, not ${body.size}`)
           for (let i = 0, n = 0; i < data.length; i += this.#options.chunkBytes, n++)
-            rows.push([part, n, data.subarray(i, i + this.#options.chunkBytes)])
+            chunks.push([part, n, data.subarray(i, i + this.#options.chunkBytes)])
         }
       } else {
         staged = true
         for (const [part, body] of parts) await this.#stageBody(seq, part, body)
       }
       const verdict: Verdict = { code: 'K', text: acceptedText(msg) }
-      await this.#committer.submit(() => {
-        for (const [part, n, data] of rows) this.#stmt.chunk.run(seq, part, n, data)
-        this.#insertMessage(seq, msg, same, verdict)
+      await this.#committer.submit({
+        kind: 'message',
+        row: this.#row(seq, msg, same, verdict),
+        recipients: msg.recipients,
+        chunks,
       })
       return verdict
     } catch (err) {
-      if (staged) this.#committer.submit(() => this.#stmt.dropChunks.run(seq)).catch(() => {})
+      if (staged) this.#committer.submit({ kind: 'drop', seq }).catch(() => {})
       return { code: 'Z', text: failureText(err) }
     }
   }
 
   /** Streams one body into chunk rows, a few chunks ahead of the commits at most. */
   async #stageBody(seq: number, part: number, body: MessageBody): Promise<void> {
-    const waiting: Array<Promise<void>> = []
+    const waiting: Array<Promise<unknown>> = []
     let n = 0
     let bytes = 0
     try {
       for await (const data of rechunk(body.stream(), this.#options.chunkBytes)) {
-        const chunk = n++
         bytes += data.length
-        waiting.push(this.#committer.submit(() => this.#stmt.chunk.run(seq, part, chunk, data)))
+        waiting.push(this.#committer.submit({ kind: 'chunk', seq, part, chunk: n++, data }))
         if (waiting.length >= this.#options.chunksInFlight) await waiting.shift()
       }
       if (bytes !== body.size) throw new Error(`body has ${bytes} bytes, not ${body.size}`)
@@ -358,14 +357,13 @@ export class SqliteBackend implements Backend, Inspectable {
     }
   }
 
-  #insertMessage(seq: number, msg: InjectedMessage, same: boolean, verdict: Verdict): void {
+  #row(seq: number, msg: InjectedMessage, same: boolean, verdict: Verdict): MessageRowInput {
     const m = msg.metadata
-    this.#stmt.message.run({
+    return {
       seq,
       id: msg.id,
       namespace: msg.namespace,
       receivedAt: msg.receivedAt,
-      storedAt: Date.now(),
       sender: msg.sender,
       recipientCount: msg.recipients.length,
       remoteIp: msg.connection.remoteIp,
@@ -384,8 +382,7 @@ export class SqliteBackend implements Backend, Inspectable {
       verdictText: verdict.text,
       transcript: JSON.stringify(msg.transcript),
       faults: JSON.stringify(msg.faults),
-    })
-    msg.recipients.forEach((address, position) => this.#stmt.recipient.run(seq, position, address))
+    }
   }
 
   #where(filter: MessageFilter): { sql: string; params: unknown[] } {
@@ -476,21 +473,7 @@ export class SqliteBackend implements Backend, Inspectable {
 
   async remove(filter: MessageFilter = {}): Promise<number> {
     const { sql, params } = this.#where(filter)
-    let removed = 0
-    await this.#committer.submit(() => {
-      const seqs = this.db
-        .prepare(`SELECT seq FROM messages ${sql}`)
-        .pluck()
-        .all(...params) as number[]
-      const drop = [
-        this.db.prepare('DELETE FROM bodies WHERE seq = ?'),
-        this.db.prepare('DELETE FROM recipients WHERE seq = ?'),
-        this.db.prepare('DELETE FROM messages WHERE seq = ?'),
-      ]
-      for (const seq of seqs) for (const stmt of drop) stmt.run(seq)
-      removed = seqs.length
-    })
-    return removed
+    return (await this.#committer.submit({ kind: 'remove', where: sql, params: params as never })) ?? 0
   }
 
   /** Waits for deliveries in progress, then closes the database. */
@@ -499,6 +482,7 @@ export class SqliteBackend implements Backend, Inspectable {
     this.#closed = true
     await Promise.allSettled([...this.#inFlight])
     await this.#committer.drained()
+    await this.#committer.stop()
     this.db.close()
   }
 }
