@@ -13,7 +13,7 @@ import {
   copyFileSync,
 } from 'node:fs'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { generateRulesFile, makeRng, seedFromEnv, type Lookup } from './lib/rules-gen.js'
 import {
   batchCheck,
@@ -35,7 +35,7 @@ interface Side {
   tool: string
 }
 
-function compareBatches(t: Tap.Test, ref: Side, ours: Side, texts: Buffer[], umask: string) {
+function compareBatches(t: Test, ref: Side, ours: Side, texts: Buffer[], umask: string) {
   for (const side of [ref, ours]) {
     for (const [n, text] of texts.entries()) writeFileSync(join(side.dir, `${n}.rules`), text)
     batchCompile(side.tool, side.dir, texts.length, umask)
@@ -73,7 +73,7 @@ function lookupEnv(l: Lookup): Record<string, string> {
   return env
 }
 
-function compareChecks(t: Tap.Test, ref: Side, ours: Side, jobs: CheckJob[]) {
+function compareChecks(t: Test, ref: Side, ours: Side, jobs: CheckJob[]) {
   batchCheck(ref.tool, ref.dir, jobs)
   batchCheck(ours.tool, ours.dir, jobs)
   const problems: string[] = []
@@ -93,7 +93,7 @@ function compareChecks(t: Tap.Test, ref: Side, ours: Side, jobs: CheckJob[]) {
 }
 
 function generatedRun(
-  t: Tap.Test,
+  t: Test,
   dialect: 'ipv4' | 'ipv6',
   files: number,
   tools: [string, string, string, string],
@@ -122,109 +122,115 @@ function generatedRun(
   compareChecks(t, { dir: ref.dir, tool: tools[2] }, { dir: ours.dir, tool: tools[3] }, jobs)
 }
 
-t.test('generated files through tcprules and tcprulescheck', t => {
-  const skip = missingTools('tcprules', 'tcprulescheck')
-  if (skip) return t.skip(skip)
-  generatedRun(t, 'ipv4', 120, [
-    reference.tcprules!,
-    ourBin('tcprules'),
-    reference.tcprulescheck!,
-    ourBin('tcprulescheck'),
-  ])
-  t.end()
-})
+t.test(
+  'generated files through tcprules and tcprulescheck',
+  { skip: missingTools('tcprules', 'tcprulescheck') ?? false },
+  t => {
+    generatedRun(t, 'ipv4', 120, [
+      reference.tcprules!,
+      ourBin('tcprules'),
+      reference.tcprulescheck!,
+      ourBin('tcprulescheck'),
+    ])
+    t.end()
+  },
+)
 
-t.test('generated files through tcprules6 and tcprulescheck6', t => {
-  const skip = missingTools('tcprules6', 'tcprulescheck6')
-  if (skip) return t.skip(skip)
-  generatedRun(t, 'ipv6', 30, [
-    reference.tcprules6!,
-    ourBin('tcprules6'),
-    reference.tcprulescheck6!,
-    ourBin('tcprulescheck6'),
-  ])
-  t.end()
-})
+t.test(
+  'generated files through tcprules6 and tcprulescheck6',
+  { skip: missingTools('tcprules6', 'tcprulescheck6') ?? false },
+  t => {
+    generatedRun(t, 'ipv6', 30, [
+      reference.tcprules6!,
+      ourBin('tcprules6'),
+      reference.tcprulescheck6!,
+      ourBin('tcprulescheck6'),
+    ])
+    t.end()
+  },
+)
 
-t.test('failures: same exit codes, same messages, the database untouched', t => {
-  const skip = missingTools('tcprules', 'tcprulescheck')
-  if (skip) return t.skip(skip)
-  const base = scratchDir(t)
-  const good = Buffer.from('1.2.3.4:allow\n')
-  const cases: Array<{
-    name: string
-    args: string[]
-    input?: Buffer
-    prepare?: (dir: string) => void
-    check?: boolean
-  }> = [
-    { name: 'no arguments', args: [] },
-    { name: 'one argument', args: ['r.cdb'] },
-    { name: 'tmp in a missing directory', args: ['r.cdb', 'nodir/r.tmp'], input: good },
-    {
-      name: 'target is a directory',
-      args: ['isdir', 'r.tmp'],
-      input: good,
-      prepare: d => mkdirSync(join(d, 'isdir')),
-    },
-    {
-      name: 'bad line keeps the old database',
-      args: ['r.cdb', 'r.tmp'],
-      input: Buffer.from('1:allow\n2:x\n'),
-      prepare: d => writeFileSync(join(d, 'r.cdb'), 'old'),
-    },
-    {
-      name: 'existing tmp keeps its mode',
-      args: ['r.cdb', 'r.tmp'],
-      input: good,
-      prepare: d => (writeFileSync(join(d, 'r.tmp'), 'x'), chmodSync(join(d, 'r.tmp'), 0o600)),
-    },
-    {
-      name: 'NUL in a bad line ends the message',
-      args: ['r.cdb', 'r.tmp'],
-      input: Buffer.from('1.2\0.3:allow x\n'),
-    },
-    { name: 'checker: no argument', args: [], check: true },
-    { name: 'checker: missing database', args: ['nothere.cdb'], check: true },
-    {
-      name: 'checker: empty database',
-      args: ['empty.cdb'],
-      check: true,
-      prepare: d => writeFileSync(join(d, 'empty.cdb'), ''),
-    },
-    {
-      name: 'checker: truncated database',
-      args: ['short.cdb'],
-      check: true,
-      prepare: d => writeFileSync(join(d, 'short.cdb'), Buffer.alloc(100, 1)),
-    },
-  ]
-  for (const [n, c] of cases.entries()) {
-    const results = (['ref', 'ours'] as const).map(side => {
-      const dir = join(base, `${side}-${n}`)
-      mkdirSync(dir)
-      c.prepare?.(dir)
-      const name = c.check ? 'tcprulescheck' : 'tcprules'
-      const r =
-        side === 'ref'
-          ? runTool(reference[name]!, c.args, { input: c.input, cwd: dir, env: { TCPREMOTEIP: '1.2.3.4' } })
-          : runOurs(name, c.args, { input: c.input, cwd: dir, env: { TCPREMOTEIP: '1.2.3.4' } })
-      const file = (f: string) =>
-        existsSync(join(dir, f))
-          ? [statSync(join(dir, f)).mode.toString(8), readFileSync(join(dir, f)).toString('latin1')]
-          : null
-      return {
-        status: r.status,
-        stderr: r.stderr.toString('latin1'),
-        stdout: r.stdout.toString('latin1'),
-        cdb: file('r.cdb'),
-        tmp: existsSync(join(dir, 'r.tmp')),
-      }
-    })
-    t.same(results[1], results[0], c.name)
-  }
-  t.end()
-})
+t.test(
+  'failures: same exit codes, same messages, the database untouched',
+  { skip: missingTools('tcprules', 'tcprulescheck') ?? false },
+  t => {
+    const base = scratchDir(t)
+    const good = Buffer.from('1.2.3.4:allow\n')
+    const cases: Array<{
+      name: string
+      args: string[]
+      input?: Buffer
+      prepare?: (dir: string) => void
+      check?: boolean
+    }> = [
+      { name: 'no arguments', args: [] },
+      { name: 'one argument', args: ['r.cdb'] },
+      { name: 'tmp in a missing directory', args: ['r.cdb', 'nodir/r.tmp'], input: good },
+      {
+        name: 'target is a directory',
+        args: ['isdir', 'r.tmp'],
+        input: good,
+        prepare: d => mkdirSync(join(d, 'isdir')),
+      },
+      {
+        name: 'bad line keeps the old database',
+        args: ['r.cdb', 'r.tmp'],
+        input: Buffer.from('1:allow\n2:x\n'),
+        prepare: d => writeFileSync(join(d, 'r.cdb'), 'old'),
+      },
+      {
+        name: 'existing tmp keeps its mode',
+        args: ['r.cdb', 'r.tmp'],
+        input: good,
+        prepare: d => (writeFileSync(join(d, 'r.tmp'), 'x'), chmodSync(join(d, 'r.tmp'), 0o600)),
+      },
+      {
+        name: 'NUL in a bad line ends the message',
+        args: ['r.cdb', 'r.tmp'],
+        input: Buffer.from('1.2\0.3:allow x\n'),
+      },
+      { name: 'checker: no argument', args: [], check: true },
+      { name: 'checker: missing database', args: ['nothere.cdb'], check: true },
+      {
+        name: 'checker: empty database',
+        args: ['empty.cdb'],
+        check: true,
+        prepare: d => writeFileSync(join(d, 'empty.cdb'), ''),
+      },
+      {
+        name: 'checker: truncated database',
+        args: ['short.cdb'],
+        check: true,
+        prepare: d => writeFileSync(join(d, 'short.cdb'), Buffer.alloc(100, 1)),
+      },
+    ]
+    for (const [n, c] of cases.entries()) {
+      const results = (['ref', 'ours'] as const).map(side => {
+        const dir = join(base, `${side}-${n}`)
+        mkdirSync(dir)
+        c.prepare?.(dir)
+        const name = c.check ? 'tcprulescheck' : 'tcprules'
+        const r =
+          side === 'ref'
+            ? runTool(reference[name]!, c.args, { input: c.input, cwd: dir, env: { TCPREMOTEIP: '1.2.3.4' } })
+            : runOurs(name, c.args, { input: c.input, cwd: dir, env: { TCPREMOTEIP: '1.2.3.4' } })
+        const file = (f: string) =>
+          existsSync(join(dir, f))
+            ? [statSync(join(dir, f)).mode.toString(8), readFileSync(join(dir, f)).toString('latin1')]
+            : null
+        return {
+          status: r.status,
+          stderr: r.stderr.toString('latin1'),
+          stdout: r.stdout.toString('latin1'),
+          cdb: file('r.cdb'),
+          tmp: existsSync(join(dir, 'r.tmp')),
+        }
+      })
+      t.same(results[1], results[0], c.name)
+    }
+    t.end()
+  },
+)
 
 t.test("GreenArrow's activation command from node_modules/.bin", t => {
   const dir = scratchDir(t)

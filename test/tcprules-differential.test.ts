@@ -5,7 +5,7 @@
  */
 import { readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { CdbReader } from '@qmqpkit/cdb'
 import {
   checkOutput,
@@ -69,7 +69,7 @@ function describe(n: number, text: Buffer): string {
 
 const opt = (s: string | undefined) => (s === undefined ? undefined : Buffer.from(s))
 
-function differential(t: Tap.Test, dialect: Dialect, files: number, tool: string, check: string) {
+function differential(t: Test, dialect: Dialect, files: number, tool: string, check: string) {
   const dir = scratchDir(t)
   const rng = makeRng(seed + (dialect === 'ipv6' ? 1 : 0))
   const generated: GeneratedFile[] = []
@@ -136,46 +136,55 @@ function differential(t: Tap.Test, dialect: Dialect, files: number, tool: string
   )
 }
 
-t.test('tcprules and tcprulescheck (ucspi-tcp) agree with our library', t => {
-  const skip = missingTools('tcprules', 'tcprulescheck')
-  if (skip) return t.skip(skip)
-  differential(t, 'ipv4', FILES_V4, reference.tcprules!, reference.tcprulescheck!)
-  t.end()
-})
+t.test(
+  'tcprules and tcprulescheck (ucspi-tcp) agree with our library',
+  { skip: missingTools('tcprules', 'tcprulescheck') ?? false },
+  t => {
+    differential(t, 'ipv4', FILES_V4, reference.tcprules!, reference.tcprulescheck!)
+    t.end()
+  },
+)
 
-t.test('tcprules and tcprulescheck (ucspi-tcp-ipv6) agree with our library', t => {
-  const skip = missingTools('tcprules6', 'tcprulescheck6')
-  if (skip) return t.skip(skip)
-  differential(t, 'ipv6', FILES_V6, reference.tcprules6!, reference.tcprulescheck6!)
-  t.end()
-})
+t.test(
+  'tcprules and tcprulescheck (ucspi-tcp-ipv6) agree with our library',
+  { skip: missingTools('tcprules6', 'tcprulescheck6') ?? false },
+  t => {
+    differential(t, 'ipv6', FILES_V6, reference.tcprules6!, reference.tcprulescheck6!)
+    t.end()
+  },
+)
 
-t.test('where ucspi-tcp-ipv6 never finishes, ours ends as ucspi-tcp does', t => {
-  const skip = missingTools('tcprules', 'tcprules6')
-  if (skip) return t.skip(skip)
-  const dir = scratchDir(t)
-  const cases = [
-    '1.2.3.4:allow\nthis line has no colon\n:deny\n',
-    '1.2.3.4:allow\n   \t\n',
-    '1.2.3.4:allow\n\r\n5.6.7.8:deny\n',
-    '1.2.3.4:permit\n',
-    '::1:permit\n',
-    '10.0.0.1:allow,A="x"\n10.0.0.2:ALLOW\n',
-  ]
-  for (const text of cases) {
-    const input = Buffer.from(text)
-    const v6 = runTool(reference.tcprules6!, ['r6.cdb', 'r6.tmp'], { input, cwd: dir, timeoutMs: 1000 })
-    t.ok(v6.timedOut, `ucspi-tcp-ipv6 still loops on ${JSON.stringify(text)}`)
-    rmSync(join(dir, 'r4.cdb'), { force: true })
-    const v4 = runTool(reference.tcprules!, ['r4.cdb', 'r4.tmp'], { input, cwd: dir })
-    const got = ours(input, 'ipv6')
-    t.same(
-      [got.status, got.stderr.toString('latin1')],
-      [v4.status, v4.stderr.toString('latin1')],
-      JSON.stringify(text),
-    )
-    if (v4.status === 0)
-      t.ok(existsSync(join(dir, 'r4.cdb')) && readFileSync(join(dir, 'r4.cdb')).equals(got.cdb!), 'same CDB')
-  }
-  t.end()
-})
+t.test(
+  'where ucspi-tcp-ipv6 never finishes, ours ends as ucspi-tcp does',
+  { skip: missingTools('tcprules', 'tcprules6') ?? false },
+  t => {
+    const dir = scratchDir(t)
+    const cases = [
+      '1.2.3.4:allow\nthis line has no colon\n:deny\n',
+      '1.2.3.4:allow\n   \t\n',
+      '1.2.3.4:allow\n\r\n5.6.7.8:deny\n',
+      '1.2.3.4:permit\n',
+      '::1:permit\n',
+      '10.0.0.1:allow,A="x"\n10.0.0.2:ALLOW\n',
+    ]
+    for (const text of cases) {
+      const input = Buffer.from(text)
+      const v6 = runTool(reference.tcprules6!, ['r6.cdb', 'r6.tmp'], { input, cwd: dir, timeoutMs: 1000 })
+      t.ok(v6.timedOut, `ucspi-tcp-ipv6 still loops on ${JSON.stringify(text)}`)
+      rmSync(join(dir, 'r4.cdb'), { force: true })
+      const v4 = runTool(reference.tcprules!, ['r4.cdb', 'r4.tmp'], { input, cwd: dir })
+      const got = ours(input, 'ipv6')
+      t.same(
+        [got.status, got.stderr.toString('latin1')],
+        [v4.status, v4.stderr.toString('latin1')],
+        JSON.stringify(text),
+      )
+      if (v4.status === 0)
+        t.ok(
+          existsSync(join(dir, 'r4.cdb')) && readFileSync(join(dir, 'r4.cdb')).equals(got.cdb!),
+          'same CDB',
+        )
+    }
+    t.end()
+  },
+)

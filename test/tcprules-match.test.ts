@@ -5,7 +5,7 @@
  */
 import { writeFileSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { CdbReader } from '@qmqpkit/cdb'
 import {
   compileRulesToBuffer,
@@ -39,7 +39,7 @@ function parseCheck(out: string): MatchResult {
   }
 }
 
-function run(t: Tap.Test, dialect: Dialect, sets: number, tool: string) {
+function run(t: Test, dialect: Dialect, sets: number, tool: string) {
   const dir = scratchDir(t)
   const rng = makeRng(seed + (dialect === 'ipv6' ? 1 : 0))
   const jobs: CheckJob[] = []
@@ -108,16 +108,20 @@ function run(t: Tap.Test, dialect: Dialect, sets: number, tool: string) {
   )
 }
 
-t.test('matchRules agrees with tcprulescheck (ucspi-tcp)', t => {
-  const skip = missingTools('tcprulescheck')
-  if (skip) return t.skip(skip)
-  run(t, 'ipv4', 120, reference.tcprulescheck!)
-  t.end()
-})
+t.test(
+  'matchRules agrees with tcprulescheck (ucspi-tcp)',
+  { skip: missingTools('tcprulescheck') ?? false },
+  t => {
+    run(t, 'ipv4', 120, reference.tcprulescheck!)
+    t.end()
+  },
+)
 
-t.test('matchRules agrees with tcprulescheck (ucspi-tcp-ipv6)', t => {
-  const skip = missingTools('tcprulescheck6')
-  if (skip) return t.skip(skip)
-  run(t, 'ipv6', 40, reference.tcprulescheck6!)
-  t.end()
-})
+t.test(
+  'matchRules agrees with tcprulescheck (ucspi-tcp-ipv6)',
+  { skip: missingTools('tcprulescheck6') ?? false },
+  t => {
+    run(t, 'ipv6', 40, reference.tcprulescheck6!)
+    t.end()
+  },
+)

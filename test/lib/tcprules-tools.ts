@@ -51,7 +51,12 @@ export interface RunResult {
 export function runTool(
   file: string,
   args: string[],
-  options: { input?: Buffer; env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {},
+  options: {
+    input?: Buffer | undefined
+    env?: Record<string, string>
+    cwd?: string
+    timeoutMs?: number
+  } = {},
 ): RunResult {
   // Through env -i: the test runner adds its own variables (a Node loader among them) to every
   // child it sees spawned; the programs compared must see only the environment given here.

@@ -37,6 +37,7 @@ t.test('a fixture compiles to the bytes Debian tcprules wrote', t => {
 t.test('records before a bad line were handed over', t => {
   const seen: string[] = []
   t.throws(() => forEachRecord(Buffer.from('1:allow\n2:nope\n'), {}, k => seen.push(k.toString())), {
+    name: 'RulesSyntaxError',
     line: 2,
   })
   t.same(seen, ['1'])

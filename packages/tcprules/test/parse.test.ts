@@ -81,17 +81,21 @@ t.test('ipv6 dialect: the first colon followed by allow or deny', t => {
     f.rules.map(r => r.address.toString()),
     ['::1', '2001:db8::', '2001:db8:', '1'],
   )
-  t.throws(() => parseRules('1:allow:allow\n', { dialect: 'ipv6' }), { line: 1 })
+  t.throws(() => parseRules('1:allow:allow\n', { dialect: 'ipv6' }), { name: 'RulesSyntaxError', line: 1 })
   t.throws(
     () => parseRules('::1:permit\n', { dialect: 'ipv6' }),
-    { line: 1 },
+    { name: 'RulesSyntaxError', line: 1 },
     'ends where ucspi-tcp-ipv6 would loop',
   )
   t.same(
     parseRules('no colon\n', { dialect: 'ipv6' }).ignored.map(i => i.reason),
     ['no-colon'],
   )
-  t.throws(() => parseRules('::1:allow\n'), { line: 1 }, 'the IPv4 dialect refuses IPv6 rules')
+  t.throws(
+    () => parseRules('::1:allow\n'),
+    { name: 'RulesSyntaxError', line: 1 },
+    'the IPv4 dialect refuses IPv6 rules',
+  )
   t.end()
 })
 
