@@ -46,6 +46,20 @@ export interface Config {
   greenarrow: GreenArrowOptions
   /** The config file that was read, if any. */
   configFile: string | null
+  /** qmqpd as a test server: inspection API, fault rules, namespaces, retention (README-testing.md). */
+  testing: TestingOptions
+}
+
+/** The test-server options; all off by default. */
+export interface TestingOptions {
+  /** Where the inspection API and web UI listen; null: not served. */
+  api: ListenAddress | null
+  apiToken: string | null
+  /** A JSON file of fault rules in force from the start. */
+  faultsFile: string | null
+  /** `rule` (QMQPD_NAMESPACE only), `recipient-tag[:SEP]` or `header:NAME`. */
+  namespaceFrom: string | null
+  retention: { maxMessages: number | null; maxAgeMs: number | null; maxBytes: number | null }
 }
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
@@ -381,6 +395,64 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'a rule setting GREENARROW_SMTP_RECEIVED_HIDE suppresses the Received line',
     defaultText: 'on',
   },
+  {
+    key: 'api',
+    flags: '--api <host:port>',
+    env: 'QMQPD_API',
+    kind: 'string',
+    description:
+      'serve the inspection API and web UI here (keep it on loopback: it can read and delete mail)',
+    defaultText: 'off',
+  },
+  {
+    key: 'apiToken',
+    flags: '--api-token <token>',
+    env: 'QMQPD_API_TOKEN',
+    kind: 'string',
+    description: 'require Authorization: Bearer <token> on /api and /metrics',
+    defaultText: 'none',
+  },
+  {
+    key: 'faults',
+    flags: '--faults <file>',
+    env: 'QMQPD_FAULTS',
+    kind: 'string',
+    description: 'JSON file of fault rules in force from the start (as POST /api/v1/faults takes them)',
+    defaultText: 'none',
+  },
+  {
+    key: 'namespaceFrom',
+    flags: '--namespace-from <source>',
+    env: 'QMQPD_NAMESPACE_FROM',
+    kind: 'string',
+    description:
+      'namespace of a message besides the rule variable QMQPD_NAMESPACE: recipient-tag[:SEP] or header:NAME',
+    defaultText: 'rule',
+  },
+  {
+    key: 'retainMessages',
+    flags: '--retain-messages <n>',
+    env: 'QMQPD_RETAIN_MESSAGES',
+    kind: 'int',
+    description: 'with the API: keep at most this many messages, removing the oldest',
+    defaultText: 'no limit',
+  },
+  {
+    key: 'retainAge',
+    flags: '--retain-age <duration>',
+    env: 'QMQPD_RETAIN_AGE',
+    kind: 'duration',
+    description: 'with the API: remove messages older than this',
+    defaultText: 'no limit',
+  },
+  {
+    key: 'retainBytes',
+    flags: '--retain-bytes <n>',
+    env: 'QMQPD_RETAIN_BYTES',
+    kind: 'int',
+    description: 'with the API: keep at most this many message bytes, removing the oldest',
+    defaultText: 'no limit',
+  },
 ]
 
 /** `--help` or `--version` was asked for: print `text` on stdout and exit 0. */
@@ -607,6 +679,17 @@ export function loadConfig(
       hideReceivedHonour: choice('hideReceivedHonour', 'on') === 'on',
     },
     configFile: typeof flags['config'] === 'string' ? flags['config'] : env['QMQPD_CONFIG'] || null,
+    testing: {
+      api: str('api') === null ? null : parseListen(str('api')!, pick('api')!.name),
+      apiToken: str('apiToken'),
+      faultsFile: str('faults'),
+      namespaceFrom: str('namespaceFrom'),
+      retention: {
+        maxMessages: int('retainMessages', 1),
+        maxAgeMs: duration('retainAge'),
+        maxBytes: int('retainBytes', 1),
+      },
+    },
   }
 }
 

@@ -5,12 +5,14 @@ import {
   type ConnectionFacts,
   type QmqpRequest,
   type QmqpServer,
+  type ReplyPlan,
   type RequestTranscript,
   type ServerEvent,
   type ServerLimitsInput,
   type Verdict,
 } from '@qmqpkit/qmqp'
 import type { AccessControl } from './access.js'
+import type { DaemonHooks } from './api/inspection.js'
 import type { Backend } from './backend.js'
 import type { Config, GreenArrowOptions, LimitReply } from './config.js'
 import { formatAddress } from './config.js'
@@ -32,6 +34,8 @@ export interface QmqpdParts {
   access: AccessControl
   /** Delivered to in order; each must answer K for the message to be accepted. */
   backends: Backend[]
+  /** Test-server hooks (inspection API, fault rules, metrics); none in plain service. */
+  hooks?: DaemonHooks
 }
 
 /** One bound listener. */
@@ -121,7 +125,10 @@ export class Qmqpd {
       onConnection: facts => this.#onConnection(facts),
       onRequest: (req, facts, transcript, context) =>
         this.#track(this.#onRequest(req, facts, transcript, context as ConnectionInfo)),
-      onEvent: event => this.#onEvent(event),
+      onEvent: event => {
+        this.#onEvent(event)
+        parts.hooks?.event(event)
+      },
     })
   }
 
@@ -299,7 +306,7 @@ export class Qmqpd {
     if (remoteHost) info.remoteHost = remoteHost.toString('latin1')
     if (remoteInfo) info.remoteInfo = remoteInfo.toString('latin1')
     state.info = info
-    return { allow: true, context: info }
+    return { allow: true, context: info, ...this.#parts.hooks?.connection(info) }
   }
 
   async #onRequest(
@@ -307,7 +314,7 @@ export class Qmqpd {
     facts: ConnectionFacts,
     transcript: RequestTranscript,
     info: ConnectionInfo,
-  ): Promise<Verdict> {
+  ): Promise<Verdict | ReplyPlan> {
     const started = Date.now()
     const id = String(this.#nextId++)
     const receivedAt = started
@@ -346,14 +353,22 @@ export class Qmqpd {
         faults: [],
         namespace: null,
       }
-      // qmail-qmqpd's K text; a backend's own K text (the exec backend's `qp <pid>`) replaces it.
-      verdict = { code: 'K', text: `ok ${Math.floor(receivedAt / 1000)} qp ${id}` }
-      for (const backend of this.#parts.backends) {
-        backendName = backend.name
-        verdict = await this.#deliver(backend, msg)
-        if (verdict.code !== 'K') break
+      const deliverAll = async (): Promise<Verdict> => {
+        // qmail-qmqpd's K text; a backend's own K text (the exec backend's `qp <pid>`) replaces it.
+        verdict = { code: 'K', text: `ok ${Math.floor(receivedAt / 1000)} qp ${id}` }
+        for (const backend of this.#parts.backends) {
+          backendName = backend.name
+          verdict = await this.#deliver(backend, msg)
+          if (verdict.code !== 'K') break
+        }
+        return verdict
       }
-      return verdict
+      if (!this.#parts.hooks) return await deliverAll()
+      // Namespace, fault rules, then the backends (unless a fault says otherwise), then the record.
+      const plan = await this.#parts.hooks.request(msg, deliverAll)
+      if ('code' in plan) verdict = plan
+      else if (plan.verdict) verdict = plan.verdict
+      return plan
     } finally {
       const state = this.#conns.get(facts.id)
       if (state) state.verdict = verdict

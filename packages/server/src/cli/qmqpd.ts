@@ -3,6 +3,7 @@ import type { EventEmitter } from 'node:events'
 import type { Readable, Writable } from 'node:stream'
 import { envFromObject, exitCodeFor, rawEnv } from '@qmqpkit/classic'
 import { accessControlFor, loggedAccessEvents } from '../access.js'
+import { startTestServer, type TestServer } from '../api/serve.js'
 import type { Backend } from '../backend.js'
 import { backendFactories, createBackend } from '../backends/registry.js'
 import { configFilePath, formatAddress, HelpRequest, loadConfig, type Config } from '../config.js'
@@ -70,9 +71,12 @@ export async function main(argv: string[], io: QmqpdIo): Promise<number> {
   const log = new QmqpdLog(config.log, io.logStream)
   const backends: Backend[] = []
   let daemon: Qmqpd | undefined
+  let testing: TestServer | null = null
   try {
     const access = accessControlFor(config.rules, config.rulesDialect, loggedAccessEvents(log))
-    daemon = new Qmqpd({ config, log, access, backends })
+    // The inspection API, fault rules and namespaces, when asked for (README-testing.md).
+    testing = config.stdio ? null : await startTestServer(config)
+    daemon = new Qmqpd({ config, log, access, backends, ...(testing ? { hooks: testing.inspection } : {}) })
 
     if (config.stdio) {
       await openBackends(config, log, backends)
@@ -90,6 +94,10 @@ export async function main(argv: string[], io: QmqpdIo): Promise<number> {
       log.info({ event: 'user', user: config.user, ...ids }, `running as ${config.user}`)
     }
     await openBackends(config, log, backends)
+    if (testing) {
+      await testing.attach(backends)
+      if (testing.url) io.stdout.write(`qmqpd: api on ${testing.url}\n`)
+    }
     log.info(
       {
         event: 'start',
@@ -119,6 +127,7 @@ export async function main(argv: string[], io: QmqpdIo): Promise<number> {
       signals.on('SIGINT', onInt)
     })
     await daemon.close()
+    await testing?.close()
     log.info({ event: 'exit' }, 'qmqpd stopped')
     log.flush()
     return 0
@@ -126,6 +135,7 @@ export async function main(argv: string[], io: QmqpdIo): Promise<number> {
     const text = err instanceof Error ? err.message : String(err)
     fatal(io, text)
     log.error({ event: 'fatal', code: (err as { code?: string }).code, err: text }, 'fatal')
+    await testing?.close().catch(() => undefined)
     if (daemon) await daemon.close(0).catch(() => undefined)
     else for (const b of backends) await b.close().catch(() => undefined)
     return err instanceof QmqpdBindError ? 111 : exitCodeFor(err)
