@@ -211,6 +211,45 @@ export interface QmqpServer {
 let nextId = 0
 const idPrefix = Date.now().toString(36)
 
+const ALLOW: ConnectionDecision = { allow: true }
+
+/** The facts of a socket, looked up now. */
+function socketFacts(socket: Socket): ConnectionFacts {
+  return {
+    id: connectionId(),
+    remoteAddress: socket.remoteAddress ?? '',
+    remotePort: socket.remotePort ?? 0,
+    localAddress: socket.localAddress ?? '',
+    localPort: socket.localPort ?? 0,
+    family: socket.remoteFamily === 'IPv6' ? 'IPv6' : 'IPv4',
+  }
+}
+
+/** The facts of a socket, looked up on first use. */
+function lazySocketFacts(socket: Socket): ConnectionFacts {
+  let known: ConnectionFacts | undefined
+  const get = () => (known ??= socketFacts(socket))
+  const id = connectionId()
+  return {
+    id,
+    get remoteAddress() {
+      return get().remoteAddress
+    },
+    get remotePort() {
+      return get().remotePort
+    },
+    get localAddress() {
+      return get().localAddress
+    },
+    get localPort() {
+      return get().localPort
+    },
+    get family() {
+      return get().family
+    },
+  }
+}
+
 /** A fresh connection id: unique within this process. */
 export function connectionId(): string {
   return `${idPrefix}.${(nextId++).toString(36)}`
@@ -259,14 +298,9 @@ export function createQmqpServer(options: QmqpServerOptions): QmqpServer {
     handleSocket(socket) {
       // The client may half-close after its request; the reply must still go out.
       socket.allowHalfOpen = true
-      const facts: ConnectionFacts = {
-        id: connectionId(),
-        remoteAddress: socket.remoteAddress ?? '',
-        remotePort: socket.remotePort ?? 0,
-        localAddress: socket.localAddress ?? '',
-        localPort: socket.localPort ?? 0,
-        family: socket.remoteFamily === 'IPv6' ? 'IPv6' : 'IPv4',
-      }
+      // Hooks read the addresses at once; without hooks they are looked up only if asked for
+      // (each is a system call and a string), and kept once looked up.
+      const facts = options.onConnection || options.onEvent ? socketFacts(socket) : lazySocketFacts(socket)
       return run(new Connection(socket, socket, facts, true))
     },
     handleStreams(input, output, facts) {
@@ -333,13 +367,16 @@ class Connection {
   }
 
   async serve(limits: ServerLimits, options: QmqpServerOptions): Promise<void> {
-    const emit = (e: ServerEvent) => {
-      try {
-        options.onEvent?.(e)
-      } catch {
-        // an event listener's failure must not break the connection
-      }
-    }
+    const onEvent = options.onEvent
+    const emit = onEvent
+      ? (e: ServerEvent) => {
+          try {
+            onEvent(e)
+          } catch {
+            // an event listener's failure must not break the connection
+          }
+        }
+      : () => undefined
     const { id } = this.facts
     const facts = this.facts
     emit({ type: 'connection-open', id, facts })
@@ -374,16 +411,14 @@ class Connection {
     })
 
     // 1. Access decision, before any byte is read.
-    let decision: ConnectionDecision
-    try {
-      decision = (await Promise.race([
-        options.onConnection?.(facts) ?? { allow: true },
-        destroyedP,
-      ])) as ConnectionDecision
-      if (destroyed) return
-    } catch {
-      decision = { allow: false }
-    }
+    let decision: ConnectionDecision = ALLOW
+    if (options.onConnection)
+      try {
+        decision = (await Promise.race([options.onConnection(facts), destroyedP])) as ConnectionDecision
+        if (destroyed) return
+      } catch {
+        decision = { allow: false }
+      }
     if (!decision.allow) {
       this.#outcome = 'refused'
       let reply = decision.reply

@@ -438,3 +438,29 @@ t.test('listen errors reject', async t => {
   const b: QmqpServer = createQmqpServer({ onRequest: async () => ({ code: 'K', text: '' }) })
   await t.rejects(b.listen(port, '127.0.0.1'), { code: 'EADDRINUSE' })
 })
+
+t.test('without hooks the facts are looked up when read, and are the same', async t => {
+  const server = createQmqpServer({
+    onRequest: async (_req, facts) => ({
+      code: 'K',
+      text: JSON.stringify({ ...facts, id: typeof facts.id }),
+    }),
+  })
+  const { port } = await server.listen(0, '127.0.0.1')
+  t.teardown(() => server.close())
+  const s = net.connect(port, '127.0.0.1')
+  const parts: Buffer[] = []
+  s.on('data', d => parts.push(d))
+  s.end(encodeRequest({ message: 'm', sender: '', recipients: ['r'] }))
+  await once(s, 'connect')
+  const localPort = s.localPort
+  await once(s, 'close')
+  t.same(JSON.parse(parseReply(Buffer.concat(parts)).text), {
+    id: 'string',
+    remoteAddress: '127.0.0.1',
+    remotePort: localPort,
+    localAddress: '127.0.0.1',
+    localPort: port,
+    family: 'IPv4',
+  })
+})
