@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto'
 import Database from 'better-sqlite3'
 import { messageBodyFromFile } from '@qmqpkit/qmqp'
 import { SqliteBackend, sqliteBackendFactory } from '../src/backends/sqlite.js'
+import { decodeAddressList, encodeAddressList } from '../src/backends/sqlite-writer.js'
 import { BackendOpenError, BackendSpecError } from '../src/backends/errors.js'
 import { failingBody, injected } from './lib/backends-message.js'
 
@@ -189,4 +190,29 @@ t.test('specs and open failures', async t => {
   const made = await sqliteBackendFactory.create(`sqlite:${join(t.testdir(), 'ok.db')}`, {})
   t.match(made.name, /^sqlite:.*ok\.db$/)
   await made.close()
+})
+
+t.test('recipient lists are stored as netstrings in one column, byte for byte', async t => {
+  const list = [Buffer.from('a@b'), Buffer.alloc(0), Buffer.from([0xff, 0x2c, 0x3a]), Buffer.from('x5:a@b,')]
+  const blob = encodeAddressList(list)
+  t.same(blob.subarray(0, 6), Buffer.from('3:a@b,'))
+  t.same(decodeAddressList(blob), list)
+  t.same(decodeAddressList(Buffer.alloc(0)), [])
+  for (const bad of ['3:ab,', '3:abcd', 'x:a,', '2:ab;'])
+    t.throws(() => decodeAddressList(Buffer.from(bad)), /malformed/, bad)
+
+  // The recipient filter matches whole addresses only, never a netstring inside another.
+  const backend = await SqliteBackend.open(join(t.testdir(), 'mail.db'))
+  t.teardown(() => backend.close())
+  await backend.deliver(injected({ id: 'tricky', recipients: ['x3:a@b,'] }))
+  await backend.deliver(injected({ id: 'plain', recipients: ['c@d', 'a@b'] }))
+  t.same(
+    (await backend.list({ recipient: 'a@b' })).messages.map(m => m.id),
+    ['plain'],
+  )
+  t.same(
+    (await backend.list({ recipient: 'x3:a@b,' })).messages.map(m => m.id),
+    ['tricky'],
+  )
+  t.equal(await backend.count({ recipient: 'nobody' }), 0)
 })

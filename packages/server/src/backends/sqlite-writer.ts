@@ -17,6 +17,7 @@ CREATE TABLE IF NOT EXISTS messages (
   stored_at INTEGER NOT NULL,
   sender BLOB NOT NULL,
   recipient_count INTEGER NOT NULL,
+  recipients BLOB NOT NULL,
   remote_ip TEXT NOT NULL,
   rule_key TEXT,
   connection TEXT NOT NULL,
@@ -36,13 +37,6 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_id ON messages (id);
 CREATE INDEX IF NOT EXISTS messages_received_at ON messages (received_at);
-CREATE TABLE IF NOT EXISTS recipients (
-  seq INTEGER NOT NULL,
-  position INTEGER NOT NULL,
-  address BLOB NOT NULL,
-  PRIMARY KEY (seq, position)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS recipients_address ON recipients (address);
 CREATE TABLE IF NOT EXISTS bodies (
   seq INTEGER NOT NULL,
   part INTEGER NOT NULL,
@@ -52,6 +46,36 @@ CREATE TABLE IF NOT EXISTS bodies (
 );
 `
 
+/**
+ * The recipients of a message in one BLOB column: each address as a netstring (`len:bytes,`),
+ * in order. One column rather than a row per address: a message to 100 recipients is one
+ * insert, not 100.
+ */
+export function encodeAddressList(addresses: readonly Uint8Array[]): Buffer {
+  const parts: Buffer[] = []
+  for (const a of addresses)
+    parts.push(
+      Buffer.from(`${a.length}:`),
+      Buffer.from(a.buffer, a.byteOffset, a.byteLength),
+      Buffer.from(','),
+    )
+  return Buffer.concat(parts)
+}
+
+export function decodeAddressList(list: Uint8Array): Buffer[] {
+  const blob = Buffer.from(list.buffer, list.byteOffset, list.byteLength)
+  const out: Buffer[] = []
+  for (let i = 0; i < blob.length;) {
+    const colon = blob.indexOf(0x3a, i)
+    const length = Number(blob.toString('latin1', i, colon))
+    if (colon < 0 || !Number.isSafeInteger(length) || blob[colon + 1 + length] !== 0x2c)
+      throw new Error('malformed recipient list')
+    out.push(blob.subarray(colon + 1, colon + 1 + length))
+    i = colon + 2 + length
+  }
+  return out
+}
+
 /** A messages row, named as the INSERT's parameters. */
 export type MessageRowInput = Record<string, string | number | null | Uint8Array>
 
@@ -60,7 +84,6 @@ export type WriteJob =
   | {
       kind: 'message'
       row: MessageRowInput
-      recipients: Uint8Array[]
       chunks: Array<[part: number, chunk: number, data: Uint8Array]>
     }
   | { kind: 'drop'; seq: number }
@@ -120,16 +143,15 @@ function serve(path: string): void {
     return
   }
   const insertMessage = db.prepare(
-    `INSERT INTO messages (seq, id, namespace, received_at, stored_at, sender, recipient_count, remote_ip, rule_key,
+    `INSERT INTO messages (seq, id, namespace, received_at, stored_at, sender, recipient_count, recipients, remote_ip, rule_key,
        connection, mail_class, virtual_mta, send_id, list_id, instance_id, metadata, size, delivered_size,
        delivered_same, verdict_code, verdict_text, transcript, faults)
-     VALUES (@seq, @id, @namespace, @receivedAt, @storedAt, @sender, @recipientCount, @remoteIp, @ruleKey,
+     VALUES (@seq, @id, @namespace, @receivedAt, @storedAt, @sender, @recipientCount, @recipients, @remoteIp, @ruleKey,
        @connection, @mailClass, @virtualMta, @sendId, @listId, @instanceId, @metadata, @size, @deliveredSize,
        @deliveredSame, @verdictCode, @verdictText, @transcript, @faults)`,
   )
-  const insertRecipient = db.prepare('INSERT INTO recipients (seq, position, address) VALUES (?, ?, ?)')
   const insertChunk = db.prepare('INSERT INTO bodies (seq, part, chunk, data) VALUES (?, ?, ?, ?)')
-  const drops = ['bodies', 'recipients', 'messages'].map(t => db.prepare(`DELETE FROM ${t} WHERE seq = ?`))
+  const drops = ['bodies', 'messages'].map(t => db.prepare(`DELETE FROM ${t} WHERE seq = ?`))
   const max = db
     .prepare(
       'SELECT max(coalesce((SELECT max(seq) FROM messages), 0), coalesce((SELECT max(seq) FROM bodies), 0))',
@@ -147,8 +169,8 @@ function serve(path: string): void {
         for (const [part, n, data] of job.chunks) insertChunk.run(seq, part, n, asBuffer(data))
         const row: MessageRowInput = { ...job.row, storedAt: Date.now() }
         row.sender = asBuffer(row.sender as Uint8Array)
+        row.recipients = asBuffer(row.recipients as Uint8Array)
         insertMessage.run(row)
-        job.recipients.forEach((address, position) => insertRecipient.run(seq, position, asBuffer(address)))
         return null
       }
       case 'drop':

@@ -20,6 +20,8 @@ import {
   type StoredMessage,
 } from './inspectable.js'
 import {
+  decodeAddressList,
+  encodeAddressList,
   type MessageRowInput,
   type WriteJob,
   type WriterFailure,
@@ -215,6 +217,7 @@ interface MessageRow {
   received_at: number
   stored_at: number
   sender: Buffer
+  recipients: Buffer
   connection: string
   metadata: string
   size: number
@@ -243,7 +246,6 @@ export class SqliteBackend implements Backend, Inspectable {
   #closed = false
   readonly #stmt: {
     readChunk: Database.Statement
-    recipientsOf: Database.Statement
     byId: Database.Statement
   }
 
@@ -264,7 +266,6 @@ export class SqliteBackend implements Backend, Inspectable {
     this.#nextSeq = ready.nextSeq
     this.#stmt = {
       readChunk: db.prepare('SELECT data FROM bodies WHERE seq = ? AND part = ? AND chunk = ?').pluck(),
-      recipientsOf: db.prepare('SELECT address FROM recipients WHERE seq = ? ORDER BY position').pluck(),
       byId: db.prepare('SELECT * FROM messages WHERE id = ? ORDER BY seq DESC LIMIT 1'),
     }
   }
@@ -281,6 +282,9 @@ export class SqliteBackend implements Backend, Inspectable {
       started = await GroupCommitter.start(path)
       const db = new Database(path)
       db.pragma('busy_timeout = 5000')
+      db.function('qmqpkit_has_recipient', { deterministic: true }, (list: unknown, address: unknown) =>
+        decodeAddressList(list as Buffer).some(a => a.equals(address as Buffer)) ? 1 : 0,
+      )
       return new SqliteBackend(path, db, started.committer, started.ready, options)
     } catch (err) {
       await started?.committer.stop()
@@ -326,7 +330,6 @@ export class SqliteBackend implements Backend, Inspectable {
       await this.#committer.submit({
         kind: 'message',
         row: this.#row(seq, msg, same, verdict),
-        recipients: msg.recipients,
         chunks,
       })
       return verdict
@@ -366,6 +369,7 @@ export class SqliteBackend implements Backend, Inspectable {
       receivedAt: msg.receivedAt,
       sender: msg.sender,
       recipientCount: msg.recipients.length,
+      recipients: encodeAddressList(msg.recipients),
       remoteIp: msg.connection.remoteIp,
       ruleKey: msg.connection.ruleKey,
       connection: connectionToJson(msg.connection),
@@ -395,7 +399,7 @@ export class SqliteBackend implements Backend, Inspectable {
     if (filter.namespace !== undefined) add('namespace IS ?', filter.namespace)
     if (filter.sender !== undefined) add('sender = ?', filterBytes(filter.sender))
     if (filter.recipient !== undefined)
-      add('seq IN (SELECT seq FROM recipients WHERE address = ?)', filterBytes(filter.recipient))
+      add('qmqpkit_has_recipient(recipients, ?)', filterBytes(filter.recipient))
     if (filter.mailClass !== undefined) add('mail_class = ?', filter.mailClass)
     if (filter.virtualMta !== undefined) add('virtual_mta = ?', filter.virtualMta)
     if (filter.sendId !== undefined) add('send_id = ?', filter.sendId)
@@ -414,7 +418,7 @@ export class SqliteBackend implements Backend, Inspectable {
       receivedAt: row.received_at,
       storedAt: row.stored_at,
       sender: row.sender,
-      recipients: this.#stmt.recipientsOf.all(row.seq) as Buffer[],
+      recipients: decodeAddressList(row.recipients),
       connection: connectionFromJson(row.connection),
       metadata: JSON.parse(row.metadata) as GreenArrowMetadata,
       size: row.size,
