@@ -69,6 +69,7 @@ export interface DecodedEnvelope {
 type State = 'outer' | 'message' | 'sender' | 'recipients' | 'recipient' | 'trailer' | 'done'
 
 const DIGIT_GUARD = Number.MAX_SAFE_INTEGER / 10
+const EMPTY = Buffer.alloc(0)
 
 /**
  * Incremental decoder of one QMQP request. Feed it chunks with `push()`; it hands message bytes
@@ -97,7 +98,7 @@ export class RequestDecoder {
   #addrSize = 0
   #addrSkip = false
   #env: DecodedEnvelope = {
-    sender: Buffer.alloc(0),
+    sender: EMPTY,
     recipients: [],
     outerLength: 0,
     messageLength: 0,

@@ -225,13 +225,12 @@ function socketFacts(socket: Socket): ConnectionFacts {
   }
 }
 
-/** The facts of a socket, looked up on first use. */
+/** The facts of a socket, looked up on first use; own getters, so spreading the object works. */
 function lazySocketFacts(socket: Socket): ConnectionFacts {
   let known: ConnectionFacts | undefined
   const get = () => (known ??= socketFacts(socket))
-  const id = connectionId()
   return {
-    id,
+    id: connectionId(),
     get remoteAddress() {
       return get().remoteAddress
     },
