@@ -93,12 +93,12 @@ t.test('text fields match substrings in any case, the rest exactly', async t => 
 })
 
 t.test('bad parameters are named; strict mode refuses unknown ones', async t => {
-  t.throws(() => parseQuery({ verdict: 'X' }), { code: 'QMQPD_ERR_QUERY', param: 'verdict' })
-  t.throws(() => parseQuery({ header: 'nocolon' }), { param: 'header' })
-  t.throws(() => parseQuery({ since: 'yesterday-ish' }), { param: 'since' })
-  t.throws(() => parseQuery({ to: ['a', 'b'] }), { param: 'to' })
+  t.throws(() => parseQuery({ verdict: 'X' }), { name: 'QueryError', message: /^verdict:/ })
+  t.throws(() => parseQuery({ header: 'nocolon' }), { name: 'QueryError', message: /^header:/ })
+  t.throws(() => parseQuery({ since: 'yesterday-ish' }), { name: 'QueryError', message: /^since:/ })
+  t.throws(() => parseQuery({ to: ['a', 'b'] }), { name: 'QueryError', message: /^to:/ })
   t.same(parseQuery({ cursor: '5', to: 'x' }), { to: 'x' })
-  t.throws(() => parseQuery({ cursor: '5' }, true), { param: 'cursor' })
+  t.throws(() => parseQuery({ cursor: '5' }, true), { name: 'QueryError', message: /^cursor:/ })
 })
 
 t.test('querySearchParams is the inverse of parseQuery', async t => {
