@@ -216,3 +216,29 @@ t.test('recipient lists are stored as netstrings in one column, byte for byte', 
   )
   t.equal(await backend.count({ recipient: 'nobody' }), 0)
 })
+
+t.test('concurrent large messages take turns with the shared chunk buffers', async t => {
+  const backend = await SqliteBackend.open(join(t.testdir(), 'mail.db'), {
+    chunkBytes: 64 * 1024,
+    chunksInFlight: 2,
+    inlineBytes: 1024,
+  })
+  t.teardown(() => backend.close())
+  const bodies = Array.from({ length: 6 }, (_, i) => Buffer.alloc(1_000_000 + i * 777, `message ${i} `))
+  const verdicts = await Promise.all(
+    bodies.map((body, i) =>
+      backend.deliver(
+        injected({ id: `big${i}`, body, delivered: Buffer.concat([Buffer.from('R\n'), body]) }),
+      ),
+    ),
+  )
+  t.same(new Set(verdicts.map(v => v.code)), new Set(['K']))
+  for (const [i, body] of bodies.entries()) {
+    t.equal(sha(await bodyBytes(backend, `big${i}`, 'received')), sha(body), `big${i} received`)
+    t.equal(
+      sha(await bodyBytes(backend, `big${i}`, 'delivered')),
+      sha(Buffer.concat([Buffer.from('R\n'), body])),
+      `big${i} delivered`,
+    )
+  }
+})

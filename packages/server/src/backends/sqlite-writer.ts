@@ -80,7 +80,7 @@ export function decodeAddressList(list: Uint8Array): Buffer[] {
 export type MessageRowInput = Record<string, string | number | null | Uint8Array>
 
 export type WriteJob =
-  | { kind: 'chunk'; seq: number; part: number; chunk: number; data: Uint8Array }
+  | { kind: 'slot-chunk'; seq: number; part: number; chunk: number; slot: number; length: number }
   | {
       kind: 'message'
       row: MessageRowInput
@@ -133,7 +133,7 @@ export function openForWriting(path: string): Database.Database {
   }
 }
 
-function serve(path: string): void {
+function serve(path: string, slots: SharedArrayBuffer, slotBytes: number): void {
   const port = parentPort!
   let db: Database.Database
   try {
@@ -161,8 +161,9 @@ function serve(path: string): void {
 
   const run = (job: WriteJob): number | null => {
     switch (job.kind) {
-      case 'chunk':
-        insertChunk.run(job.seq, job.part, job.chunk, asBuffer(job.data))
+      case 'slot-chunk':
+        // SQLite copies the bound BLOB, so the slot is free for reuse once this returns.
+        insertChunk.run(job.seq, job.part, job.chunk, Buffer.from(slots, job.slot * slotBytes, job.length))
         return null
       case 'message': {
         const seq = job.row.seq as number
@@ -232,5 +233,10 @@ function serve(path: string): void {
   } satisfies WriterReply)
 }
 
-const data = workerData as { qmqpkitSqliteWriter?: string } | null
-if (parentPort && typeof data?.qmqpkitSqliteWriter === 'string') serve(data.qmqpkitSqliteWriter)
+const data = workerData as {
+  qmqpkitSqliteWriter?: string
+  slots: SharedArrayBuffer
+  slotBytes: number
+} | null
+if (parentPort && typeof data?.qmqpkitSqliteWriter === 'string')
+  serve(data.qmqpkitSqliteWriter, data.slots, data.slotBytes)

@@ -37,7 +37,10 @@ export interface SqliteBackendOptions {
    * transaction; larger ones are streamed into the store a chunk at a time first.
    */
   inlineBytes?: number
-  /** How many chunk rows of one large message may wait for a commit at once. */
+  /**
+   * How many chunk buffers (shared with the writer thread, reused) large messages stream through:
+   * the most body bytes this backend holds at once is chunksInFlight × chunkBytes.
+   */
   chunksInFlight?: number
 }
 
@@ -105,9 +108,10 @@ class GroupCommitter {
 
   static async start(
     path: string,
+    slots: ChunkSlots,
   ): Promise<{ committer: GroupCommitter; ready: WriterReply & { type: 'ready' } }> {
     const worker = new Worker(writerUrl(), {
-      workerData: { qmqpkitSqliteWriter: path },
+      workerData: { qmqpkitSqliteWriter: path, slots: slots.memory, slotBytes: slots.bytes },
       // The compiled writer needs no loader hooks; without them the thread starts in milliseconds.
       ...(writerUrl().pathname.endsWith('.js') && { execArgv: [] }),
     })
@@ -188,26 +192,38 @@ class GroupCommitter {
   }
 }
 
-/** Cuts a stream into pieces of exactly `size` bytes (the last one shorter), copying as little as it can. */
-async function* rechunk(source: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
-  let pending: Buffer[] = []
-  let pendingBytes = 0
-  for await (const piece of source) {
-    let rest = piece
-    while (pendingBytes + rest.length >= size) {
-      const take = size - pendingBytes
-      pending.push(rest.subarray(0, take))
-      yield pending.length === 1 ? Buffer.from(pending[0]!) : Buffer.concat(pending, size)
-      rest = rest.subarray(take)
-      pending = []
-      pendingBytes = 0
-    }
-    if (rest.length > 0) {
-      pending.push(rest)
-      pendingBytes += rest.length
-    }
+/**
+ * Fixed buffers in one SharedArrayBuffer, seen by both threads: a large body is copied into a
+ * free slot, the writer binds the slot as the chunk row's BLOB, and the slot is free again once
+ * that batch committed. No chunk is copied between threads or left for the garbage collector.
+ */
+class ChunkSlots {
+  readonly memory: SharedArrayBuffer
+  #free: number[]
+  #waiting: Array<(slot: number) => void> = []
+
+  constructor(
+    readonly count: number,
+    readonly bytes: number,
+  ) {
+    this.memory = new SharedArrayBuffer(count * bytes)
+    this.#free = Array.from({ length: count }, (_, i) => i)
   }
-  if (pendingBytes > 0) yield Buffer.concat(pending, pendingBytes)
+
+  view(slot: number): Buffer {
+    return Buffer.from(this.memory, slot * this.bytes, this.bytes)
+  }
+
+  acquire(): Promise<number> {
+    const slot = this.#free.pop()
+    return slot !== undefined ? Promise.resolve(slot) : new Promise(resolve => this.#waiting.push(resolve))
+  }
+
+  release(slot: number): void {
+    const next = this.#waiting.shift()
+    if (next) next(slot)
+    else this.#free.push(slot)
+  }
 }
 
 interface MessageRow {
@@ -241,6 +257,7 @@ export class SqliteBackend implements Backend, Inspectable {
   readonly settings: { journalMode: string; synchronous: number }
   readonly #options: Required<SqliteBackendOptions>
   readonly #committer: GroupCommitter
+  readonly #slots: ChunkSlots
   readonly #inFlight = new Set<Promise<Verdict>>()
   #nextSeq: number
   #closed = false
@@ -254,12 +271,14 @@ export class SqliteBackend implements Backend, Inspectable {
     db: Database.Database,
     committer: GroupCommitter,
     ready: { nextSeq: number; journalMode: string; synchronous: number },
-    options: SqliteBackendOptions,
+    slots: ChunkSlots,
+    options: Required<SqliteBackendOptions>,
   ) {
     this.name = `sqlite:${path}`
     this.db = db
-    this.#options = { ...defaults, ...options }
+    this.#options = options
     this.#committer = committer
+    this.#slots = slots
     this.settings = { journalMode: ready.journalMode, synchronous: ready.synchronous }
     // Messages are numbered here rather than by SQLite so that the chunks of a large body can be
     // written before the message row that makes them part of a message.
@@ -279,13 +298,15 @@ export class SqliteBackend implements Backend, Inspectable {
   static async open(path: string, options: SqliteBackendOptions = {}): Promise<SqliteBackend> {
     let started: Awaited<ReturnType<typeof GroupCommitter.start>> | undefined
     try {
-      started = await GroupCommitter.start(path)
+      const full = { ...defaults, ...options }
+      const slots = new ChunkSlots(full.chunksInFlight, full.chunkBytes)
+      started = await GroupCommitter.start(path, slots)
       const db = new Database(path)
       db.pragma('busy_timeout = 5000')
       db.function('qmqpkit_has_recipient', { deterministic: true }, (list: unknown, address: unknown) =>
         decodeAddressList(list as Buffer).some(a => a.equals(address as Buffer)) ? 1 : 0,
       )
-      return new SqliteBackend(path, db, started.committer, started.ready, options)
+      return new SqliteBackend(path, db, started.committer, started.ready, slots, full)
     } catch (err) {
       await started?.committer.stop()
       throw new BackendOpenError(`sqlite:${path}`, err instanceof Error ? err.message : String(err), {
@@ -339,25 +360,57 @@ export class SqliteBackend implements Backend, Inspectable {
     }
   }
 
-  /** Streams one body into chunk rows, a few chunks ahead of the commits at most. */
+  /** Streams one body into chunk rows through the shared slots, a few chunks ahead of the commits at most. */
   async #stageBody(seq: number, part: number, body: MessageBody): Promise<void> {
+    const slots = this.#slots
     const waiting: Array<Promise<unknown>> = []
-    let n = 0
+    let failure = null as { err: unknown } | null
+    let chunk = 0
     let bytes = 0
+    let slot: number | null = null
+    let filled = 0
+    const flush = () => {
+      const used = slot!
+      const submitted = this.#committer.submit({
+        kind: 'slot-chunk',
+        seq,
+        part,
+        chunk: chunk++,
+        slot: used,
+        length: filled,
+      })
+      waiting.push(
+        submitted.then(
+          () => slots.release(used),
+          err => {
+            slots.release(used)
+            failure ??= { err }
+          },
+        ),
+      )
+      slot = null
+      filled = 0
+    }
     try {
-      for await (const data of rechunk(body.stream(), this.#options.chunkBytes)) {
-        bytes += data.length
-        waiting.push(this.#committer.submit({ kind: 'chunk', seq, part, chunk: n++, data }))
-        if (waiting.length >= this.#options.chunksInFlight) await waiting.shift()
+      for await (const piece of body.stream()) {
+        let rest = piece as Buffer
+        bytes += rest.length
+        while (rest.length > 0) {
+          if (failure) throw failure.err
+          if (slot === null) slot = await slots.acquire()
+          const n = rest.copy(slots.view(slot), filled)
+          filled += n
+          rest = rest.subarray(n)
+          if (filled === slots.bytes) flush()
+        }
       }
+      if (slot !== null && filled > 0) flush()
       if (bytes !== body.size) throw new Error(`body has ${bytes} bytes, not ${body.size}`)
     } finally {
-      // Settle every submitted write before deciding; the first failure is thrown by this await.
-      const results = await Promise.allSettled(waiting)
-      const failure = results.find(r => r.status === 'rejected')
-      // eslint-disable-next-line no-unsafe-finally
-      if (failure) throw failure.reason
+      if (slot !== null && filled === 0) slots.release(slot)
+      await Promise.all(waiting)
     }
+    if (failure) throw failure.err
   }
 
   #row(seq: number, msg: InjectedMessage, same: boolean, verdict: Verdict): MessageRowInput {
