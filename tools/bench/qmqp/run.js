@@ -3,7 +3,7 @@
 // a reference server written directly on `net` that does no parsing (it counts bytes, then
 // answers). The ratio shows what our codec and connection handling cost. Prints, never asserts.
 //
-//   node tools/bench/qmqp/server-core.js [--connections 16] [--rounds 9] [--sizes 1024,102400]
+//   node tools/bench/qmqp/run.js [--connections 16] [--rounds 9] [--sizes 1024,102400]
 //
 // The servers run in a child process so that they and the load generator each have a core.
 import net from 'node:net'
