@@ -136,3 +136,17 @@ t.test('faults from the fixture options, over a sqlite backend; a second close i
     ['y'],
   )
 })
+
+t.test('retention: the oldest messages go, from the catalog and from the store', async t => {
+  const srv = await startQmqpd({ retention: { maxMessages: 2 } })
+  t.teardown(() => srv.close())
+  for (const s of ['one', 'two', 'three']) {
+    await send({ message: mail(s), sender: 's@x', recipients: ['r@x'] }, { servers: [srv.server] })
+    // Distinct receive times: the store is trimmed by time.
+    await new Promise(r => setTimeout(r, 3))
+  }
+  t.same((await srv.messages()).map(m => m.subject), ['two', 'three'])
+  const store = srv.inspection.store!
+  while ((await store.count()) > 2) await new Promise(r => setImmediate(r))
+  t.equal(await store.count(), 2)
+})
