@@ -32,15 +32,6 @@ export class BackendOpenError extends BackendError {
   }
 }
 
-/** deliver() called after close(). */
-export class BackendClosedError extends BackendError {
-  override name = 'BackendClosedError'
-  override readonly code = 'SERVER_ERR_BACKEND_CLOSED'
-  constructor(readonly backend: string) {
-    super(`backend ${backend} is closed`)
-  }
-}
-
 /**
  * The Z verdict for a failure inside a backend, worded as qmail-qmqpd words its queue's
  * troubles: a full or failing disk is `qq write error or disk full`, anything else a
