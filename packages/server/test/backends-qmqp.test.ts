@@ -10,6 +10,7 @@ import {
 } from '../src/backends/qmqp.js'
 import { BackendSpecError } from '../src/backends/errors.js'
 import { injected } from './lib/backends-message.js'
+import { postfixUnavailable, start as startPostfix } from '../../../test/lib/postfix-instance.js'
 
 interface Seen {
   sender: string
@@ -131,4 +132,32 @@ t.test('specs', async t => {
   )
   const b = new QmqpForwardBackend(parseQmqpSpec('qmqp://a,b:1'))
   t.equal(b.name, 'qmqp://a:628,b:1')
+})
+
+const postfixWhy = postfixUnavailable()
+if (postfixWhy && process.env.CI)
+  throw new Error(`Postfix qmqpd not usable: ${postfixWhy} (CI installs Debian postfix and runs as root)`)
+
+t.test('forwarding into a private Postfix qmqpd', { skip: postfixWhy ?? false }, async t => {
+  const postfix = await startPostfix()
+  t.teardown(() => postfix.stop())
+  const backend = await qmqpBackendFactory.create(`qmqp://127.0.0.1:${postfix.port}`, {})
+  const msg = injected({
+    sender: 'forwarder@example.com',
+    recipients: ['one@example.net', 'two@example.org'],
+    body: 'Subject: through postfix\n\nforwarded body line\n',
+  })
+  const verdict = await backend.deliver(msg)
+  t.equal(verdict.code, 'K')
+  t.match(verdict.text, /^Ok: queued as \S+/, "Postfix's own K text comes back")
+  const queued = await postfix.queuedMessages()
+  t.equal(queued.length, 1)
+  t.equal(queued[0]!.sender, 'forwarder@example.com')
+  t.same(queued[0]!.recipients, ['one@example.net', 'two@example.org'])
+  t.match(
+    queued[0]!.content,
+    /Received: \(qmail 1 invoked from network\)/,
+    'our delivered form went upstream',
+  )
+  t.match(queued[0]!.content, /forwarded body line/)
 })
