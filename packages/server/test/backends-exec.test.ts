@@ -1,6 +1,7 @@
 import t from 'tap'
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { createQmqpServer } from '@qmqpkit/qmqp'
 import { ExecBackend, execBackendFactory, queueEnvelope, queueExitVerdict } from '../src/backends/exec.js'
 import { BackendSpecError } from '../src/backends/errors.js'
 import { failingBody, injected } from './lib/backends-message.js'
@@ -139,3 +140,52 @@ t.test('envelope encoding and specs', async t => {
   t.equal(b.name, 'exec:/bin/true')
   await b.close()
 })
+
+const qmqpc = resolve(import.meta.dirname, '../../client/bin/qmail-qmqpc')
+const qmqpcBuilt = existsSync(resolve(import.meta.dirname, '../../client/dist/bundle/qmail-qmqpc.cjs'))
+if (!qmqpcBuilt && process.env.CI) throw new Error('qmail-qmqpc is not built: npm run build')
+
+t.test(
+  'qmail-qmqpc behind exec: relays to a QMQP server, its verdicts mapped back',
+  { skip: !qmqpcBuilt && 'build @qmqpkit/client first' },
+  async t => {
+    const dir = t.testdir()
+    const seen: Array<{ sender: string; recipients: string[]; message: Buffer }> = []
+    const upstream = createQmqpServer({
+      async onRequest(req) {
+        const message = await req.message.read()
+        await req.message.dispose()
+        const recipients = req.recipients.map(String)
+        seen.push({ sender: String(req.sender), recipients, message })
+        if (recipients[0]!.startsWith('z@')) return { code: 'Z', text: 'later' }
+        if (recipients[0]!.startsWith('d@')) return { code: 'D', text: 'never' }
+        return { code: 'K', text: 'queued upstream' }
+      },
+    })
+    const { port } = await upstream.listen(0, '127.0.0.1')
+    t.teardown(() => upstream.close())
+    mkdirSync(join(dir, 'home', 'control'), { recursive: true })
+    writeFileSync(join(dir, 'home', 'control', 'qmqpservers'), `127.0.0.1:${port}\n`)
+    const program = script(
+      dir,
+      'qmqpc',
+      `QMQPKIT_CLIENT_HOME='${dir}/home' exec '${process.execPath}' '${qmqpc}'`,
+    )
+    const backend = new ExecBackend(program)
+    const msg = injected({ sender: 'relay@example.com', recipients: ['k@example.net', 'x@example.org'] })
+    const verdict = await backend.deliver(msg)
+    t.equal(verdict.code, 'K')
+    t.match(verdict.text, /^ok \d+ qp \d+$/)
+    t.same(seen[0]!.sender, 'relay@example.com')
+    t.same(seen[0]!.recipients, ['k@example.net', 'x@example.org'])
+    t.same(seen[0]!.message, await msg.delivered.read())
+    t.same(await backend.deliver(injected({ recipients: ['z@x'] })), {
+      code: 'Z',
+      text: 'mail server temporarily rejected message (#4.3.0)',
+    })
+    t.same(await backend.deliver(injected({ recipients: ['d@x'] })), {
+      code: 'D',
+      text: 'mail server permanently rejected message (#5.3.0)',
+    })
+  },
+)
