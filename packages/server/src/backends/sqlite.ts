@@ -47,7 +47,7 @@ export interface SqliteBackendOptions {
 const defaults: Required<SqliteBackendOptions> = {
   chunkBytes: 256 * 1024,
   inlineBytes: 1024 * 1024,
-  chunksInFlight: 4,
+  chunksInFlight: 16,
 }
 
 /** Body parts as stored: 0 is the message as received, 1 as delivered (absent when the same bytes). */
