@@ -336,10 +336,6 @@ export class Qmqpd {
         return verdict
       }
       delivered = ga.delivered
-      if (ga.verdict) {
-        verdict = ga.verdict
-        return verdict
-      }
       const msg: InjectedMessage = {
         id,
         receivedAt,
@@ -352,6 +348,11 @@ export class Qmqpd {
         transcript,
         faults: [],
         namespace: null,
+      }
+      if (ga.verdict) {
+        verdict = ga.verdict
+        await this.#parts.hooks?.refused(msg, verdict)
+        return verdict
       }
       const deliverAll = async (): Promise<Verdict> => {
         // qmail-qmqpd's K text; a backend's own K text (the exec backend's `qp <pid>`) replaces it.

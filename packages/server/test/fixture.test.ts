@@ -145,8 +145,27 @@ t.test('retention: the oldest messages go, from the catalog and from the store',
     // Distinct receive times: the store is trimmed by time.
     await new Promise(r => setTimeout(r, 3))
   }
-  t.same((await srv.messages()).map(m => m.subject), ['two', 'three'])
+  t.same(
+    (await srv.messages()).map(m => m.subject),
+    ['two', 'three'],
+  )
   const store = srv.inspection.store!
   while ((await store.count()) > 2) await new Promise(r => setImmediate(r))
   t.equal(await store.count(), 2)
+})
+
+t.test('messages GreenArrow refuses are listed with their verdict, not stored', async t => {
+  const srv = await startQmqpd({
+    rules: '127.0.0.1:allow,GREENARROW_SIMPLEMH="",QMQPD_NAMESPACE="ga"\n',
+    args: ['--mail-classes', 'news', '--unknown-mailclass', 'D'],
+  })
+  t.teardown(() => srv.close())
+  const r = await send(
+    { message: mail('promo', 'X-GreenArrow-MailClass: promo\n'), sender: 's@x', recipients: ['r@x'] },
+    { servers: [srv.server] },
+  )
+  t.equal(r.verdict.code, 'D')
+  const [m] = await srv.waitFor({ verdict: 'D', namespace: 'ga' })
+  t.match(m, { subject: 'promo', stored: false, mailClass: 'promo', faults: [] })
+  await t.rejects(srv.raw(m!.id), /not kept/)
 })

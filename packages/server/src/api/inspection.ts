@@ -38,6 +38,8 @@ export interface DaemonHooks {
    * server core is to answer.
    */
   request(msg: InjectedMessage, deliver: () => Promise<Verdict>): Promise<Verdict | ReplyPlan>
+  /** A message GreenArrow processing refused (unknown mail class, …): recorded, not delivered. */
+  refused(msg: InjectedMessage, verdict: Verdict): Promise<void>
   /** Every event of the server core (metrics, live connection events). */
   event(event: ServerEvent): void
 }
@@ -200,6 +202,15 @@ export class Inspection implements DaemonHooks {
     record.verdict = plan.seen(verdict)
     this.#record(record)
     return plan.reply(verdict)
+  }
+
+  async refused(msg: InjectedMessage, verdict: Verdict): Promise<void> {
+    this.#hooked.add(msg.connection.id)
+    const headers = parseHeaders(await readHeaderBlock(msg.received.stream()))
+    msg.namespace = this.namespaceOf(msg.connection, msg.recipients, headers)
+    const record = recordOf(msg, headers)
+    record.verdict = verdict
+    this.#record(record)
   }
 
   #record(record: MessageRecord): void {
