@@ -105,6 +105,30 @@ t.test(
     )
     await page.locator('#list tbody tr', { hasText: 'Your invoice' }).waitFor()
     t.equal(await page.locator('#list tbody tr').count(), 1)
+    // Fault rules: add one from the panel, see it listed and applied.
+    await page.keyboard.press('Escape')
+    await page.keyboard.press('f')
+    await page.fill('#fault-form input[name=match]', 'to:victim@')
+    await page.selectOption('#fault-form select[name=kind]', 'reply:D')
+    await page.fill('#fault-form input[name=text]', 'refused by the UI rule')
+    await page.click('#fault-form button[type=submit]')
+    await page.locator('#fault-list tbody tr', { hasText: 'victim@' }).waitFor()
+    t.match(srv.faults.list(), [
+      { match: { to: 'victim@' }, action: { reply: 'D', text: 'refused by the UI rule' } },
+    ])
+    const refused = await send(
+      { message: 'Subject: refused\n\n', sender: 'a@example.com', recipients: ['victim@example.com'] },
+      { servers: [srv.server] },
+    )
+    t.same(refused.verdict, { code: 'D', text: 'refused by the UI rule' })
+
+    // Reset (after confirming): the list empties and the rule goes.
+    page.once('dialog', dialog => void dialog.accept())
+    await page.click('#reset-button')
+    await page.waitForSelector('#empty:not([hidden])')
+    t.same(await srv.messages(), [])
+    t.same(srv.faults.list(), [])
+
     const blocked = problems.filter(p => /Blocked script execution .* sandboxed/.test(p))
     t.equal(blocked.length, 1, 'chromium refused the mail script')
     t.same(
