@@ -69,7 +69,6 @@ function startsWithAt(buf: Buffer, at: number, end: number, word: Buffer): boole
  * defect), and we end as the IPv4 tool does for that line instead.
  */
 function findSeparator(buf: Buffer, start: number, end: number, dialect: Dialect): number {
-  // Addresses are short: a byte loop is cheaper here than a native indexOf call.
   let first = start
   while (first < end && buf[first] !== COLON) first++
   if (first === end) return -1
@@ -154,19 +153,17 @@ export function scanLines(buf: Buffer, dialect: Dialect, visit: LineVisitor, ign
       throw syntaxError(buf, line, start, end, 'expected allow or deny after the colon')
     }
     const instructions = x
-    // Byte loops rather than indexOf: names and values are short, native calls cost more.
     while (x < end) {
       if (buf[x] !== COMMA) throw syntaxError(buf, line, start, end, 'expected a comma before an instruction')
-      let eq = x + 1
-      while (eq < end && buf[eq] !== EQUALS) eq++
-      if (eq >= end) throw syntaxError(buf, line, start, end, 'instruction without =')
+      const eq = buf.indexOf(EQUALS, x)
+      if (eq < 0 || eq >= end) throw syntaxError(buf, line, start, end, 'instruction without =')
       if (eq + 1 >= end) throw syntaxError(buf, line, start, end, 'missing value after =')
-      const quote = buf[eq + 1]
-      let close = eq + 2
-      while (close < end && buf[close] !== quote) close++
-      if (close >= end) throw syntaxError(buf, line, start, end, 'value without its closing quote')
+      const close = buf.indexOf(buf[eq + 1]!, eq + 2)
+      if (close < 0 || close >= end)
+        throw syntaxError(buf, line, start, end, 'value without its closing quote')
       x = close + 1
     }
+    // Byte loops over the address: an unbounded indexOf would run on into the following lines.
     let dash = false
     let plain = true
     for (let i = start; i < colon; i++) {
@@ -210,8 +207,7 @@ export function encodeData(buf: Buffer, scan: LineScan): Buffer {
 
 /** Whether `buf[a, a + n)` and `buf[b, b + n)` hold the same bytes. */
 export function sameBytes(buf: Buffer, a: number, b: number, n: number): boolean {
-  for (let i = 0; i < n; i++) if (buf[a + i] !== buf[b + i]) return false
-  return true
+  return buf.compare(buf, a, a + n, b, b + n) === 0
 }
 
 /** The variables of a scanned line, in order. */
