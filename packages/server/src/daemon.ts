@@ -355,6 +355,12 @@ export class Qmqpd {
         return verdict
       }
       const deliverAll = async (): Promise<Verdict> => {
+        // qmqpd listens before it opens its backends (it may drop privileges in between): a
+        // message that arrives in that window has nowhere to go, so it is refused for now.
+        if (this.#parts.backends.length === 0) {
+          verdict = { code: 'Z', text: 'qmqpd is starting: no backend is open yet (#4.3.0)' }
+          return verdict
+        }
         // qmail-qmqpd's K text; a backend's own K text (the exec backend's `qp <pid>`) replaces it.
         verdict = { code: 'K', text: `ok ${Math.floor(receivedAt / 1000)} qp ${id}` }
         for (const backend of this.#parts.backends) {
