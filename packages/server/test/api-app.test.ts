@@ -293,3 +293,17 @@ t.test('Server-Sent Events over a real socket', async t => {
   await done
   t.same(events.slice(0, 2), ['hello', 'message'])
 })
+
+t.test('a client that gives up on a wait leaves no waiter behind', async t => {
+  const srv = await startQmqpd()
+  t.teardown(() => srv.close())
+  const ac = new AbortController()
+  const pending = fetch(`${srv.apiUrl}/api/v1/wait?subject=never&timeout=60`, { signal: ac.signal }).catch(
+    (err: Error) => err.name,
+  )
+  while (srv.inspection.catalog.waiting === 0) await new Promise(r => setTimeout(r, 5))
+  ac.abort()
+  t.equal(await pending, 'AbortError')
+  while (srv.inspection.catalog.waiting > 0) await new Promise(r => setTimeout(r, 5))
+  t.equal(srv.inspection.catalog.waiting, 0)
+})
