@@ -202,7 +202,7 @@ export async function startQmqpd(options: StartQmqpdOptions = {}): Promise<Qmqpd
       },
       close() {
         closed ??= (async () => {
-          inspection.setListening(false)
+          inspection.close()
           await daemon.close(0)
           await api?.close()
           rmSync(dir, { recursive: true, force: true })

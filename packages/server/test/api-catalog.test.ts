@@ -112,3 +112,11 @@ t.test('retention by count, bytes and age drops the oldest and reports them', as
   aged.add(rec(null))
   t.equal(aged.list({}).records.length, 1)
 })
+
+t.test('shutting down ends pending waits', async t => {
+  const c = new MessageCatalog()
+  const p = c.wait({}, { timeoutMs: 60_000 })
+  c.cancelWaits()
+  t.match(await p, { timedOut: true, records: [] })
+  t.equal(c.waiting, 0)
+})

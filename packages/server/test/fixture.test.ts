@@ -169,3 +169,15 @@ t.test('messages GreenArrow refuses are listed with their verdict, not stored', 
   t.match(m, { subject: 'promo', stored: false, mailClass: 'promo', faults: [] })
   await t.rejects(srv.raw(m!.id), /not kept/)
 })
+
+t.test('close ends a pending waitFor and an open event stream', async t => {
+  const srv = await startQmqpd()
+  const waiting = srv.waitFor({ subject: 'never' }, { timeoutMs: 60_000 }).catch((e: Error) => e.name)
+  const events = await fetch(`${srv.apiUrl}/api/v1/events`)
+  const reader = events.body!.getReader()
+  await reader.read()
+  await srv.close()
+  t.equal(await waiting, 'WaitTimeoutError')
+  const rest = await reader.read().catch(() => ({ done: true }))
+  t.ok(rest.done, 'the stream ended')
+})

@@ -75,9 +75,10 @@ const sameToken = (given: string, token: string) => {
  * tests). Errors answer `{ error: { code, message } }` with the status of API_ERRORS.
  */
 export function buildApi(inspection: Inspection, options: ApiOptions = {}): FastifyInstance {
+  // Closing ends live connections too (event streams, waits): a test server stops at once.
   const app = options.loggerInstance
-    ? Fastify({ loggerInstance: options.loggerInstance })
-    : Fastify({ logger: false })
+    ? Fastify({ loggerInstance: options.loggerInstance, forceCloseConnections: true })
+    : Fastify({ logger: false, forceCloseConnections: true })
   const webDir = options.webDir ?? new URL('../web/', import.meta.url)
   const token = options.token ?? null
 

@@ -144,6 +144,11 @@ export class MessageCatalog {
     })
   }
 
+  /** Ends every pending wait now, as timed out (shutting down). */
+  cancelWaits(): void {
+    for (const w of [...this.#waiters]) w.done(true)
+  }
+
   /** How many waits are pending. */
   get waiting(): number {
     return this.#waiters.size

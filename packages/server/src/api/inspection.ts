@@ -110,6 +110,12 @@ export class Inspection implements DaemonHooks {
     this.#listening = listening
   }
 
+  /** Shutting down: not ready any more, and pending waits end now (as timed out). */
+  close(): void {
+    this.#listening = false
+    this.catalog.cancelWaits()
+  }
+
   /** Ready: the QMQP port is bound and the backends are open. */
   get ready(): boolean {
     return this.#listening && this.#attached

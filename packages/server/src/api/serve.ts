@@ -57,7 +57,7 @@ export async function startTestServer(config: Config): Promise<TestServer | null
       inspection.setListening()
     },
     async close() {
-      inspection.setListening(false)
+      inspection.close()
       await api?.close()
     },
   }
