@@ -51,6 +51,13 @@ export class DumpParser {
     while (i < n && this.#state !== 'done') {
       switch (this.#state) {
         case 'start': {
+          // Fast path: a whole record in this chunk is parsed and added in one step.
+          const next = this.#whole(chunk, i)
+          if (next > 0) {
+            i = next
+            this.#entry++
+            break
+          }
           const c = chunk[i++]!
           if (c === 0x0a) this.#state = 'done'
           else if (c === 0x2b) {
@@ -113,6 +120,47 @@ export class DumpParser {
         }
       }
     }
+  }
+
+  /**
+   * Parses `+klen,dlen:key->data\n` at `i` when it lies whole in `chunk` and is well formed,
+   * adds it and returns the position after it; otherwise returns 0 and adds nothing, so the
+   * byte-by-byte states (which produce freecdb's messages) take over.
+   */
+  #whole(chunk: Buffer, i: number): number {
+    const n = chunk.length
+    if (chunk[i] !== 0x2b) return 0
+    let p = i + 1
+    let klen = 0
+    let c = 0
+    let digits = 0
+    while (p < n && (c = chunk[p]!) >= 0x30 && c <= 0x39 && digits < 9) {
+      klen = klen * 10 + (c - 0x30)
+      p++
+      digits++
+    }
+    if (p >= n || c !== 0x2c) return 0
+    p++
+    let dlen = 0
+    digits = 0
+    while (p < n && (c = chunk[p]!) >= 0x30 && c <= 0x39 && digits < 9) {
+      dlen = dlen * 10 + (c - 0x30)
+      p++
+      digits++
+    }
+    if (p >= n || c !== 0x3a) return 0
+    const keyStart = p + 1
+    const dataStart = keyStart + klen + 2
+    const end = dataStart + dlen
+    if (
+      end >= n ||
+      chunk[keyStart + klen] !== 0x2d ||
+      chunk[keyStart + klen + 1] !== 0x3e ||
+      chunk[end] !== 0x0a
+    )
+      return 0
+    this.writer.addRange(chunk, keyStart, keyStart + klen, chunk, dataStart, end)
+    return end + 1
   }
 
   /** Call at end of input: anything but a completed database is an error. */

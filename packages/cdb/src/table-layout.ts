@@ -16,36 +16,32 @@ export function layoutTables(
 ): { header: Buffer; tables: Buffer } {
   const counts = new Uint32Array(256)
   for (let i = 0; i < count; i++) counts[hashes[i]! & 255]!++
-  // Records grouped by table, keeping arrival order inside each group.
-  const starts = new Uint32Array(257)
-  for (let i = 0; i < 256; i++) starts[i + 1] = starts[i]! + counts[i]!
-  const fill = starts.slice(0, 256)
-  const order = new Uint32Array(count)
-  for (let i = 0; i < count; i++) order[fill[hashes[i]! & 255]!++] = i
   if (tablesStart + count * 16 > MAX) throw new CdbTooBigError()
 
+  // Where each table starts, in u32 units of the slot array, and the header entries.
   const header = Buffer.alloc(2048)
-  // Slots as u32 pairs; written out little-endian at the end.
-  const slotsArr = new Uint32Array(count * 4)
+  const base = new Uint32Array(256)
   let pos = tablesStart
-  let out = 0 // index into slotsArr, in u32 units
+  let words = 0
   for (let t = 0; t < 256; t++) {
-    const n = counts[t]!
-    const slots = n * 2
     header.writeUInt32LE(pos, t * 8)
-    header.writeUInt32LE(slots, t * 8 + 4)
-    if (n === 0) continue
-    for (let k = starts[t]!; k < starts[t + 1]!; k++) {
-      const r = order[k]!
-      const h = hashes[r]!
-      let s = (h >>> 8) % slots
-      // (hash, pos) with pos == 0 marks a free slot; a record is never at offset 0.
-      while (slotsArr[out + s * 2 + 1] !== 0) s = s + 1 === slots ? 0 : s + 1
-      slotsArr[out + s * 2] = h
-      slotsArr[out + s * 2 + 1] = positions[r]!
-    }
-    out += slots * 2
-    pos += slots * 8
+    header.writeUInt32LE(counts[t]! * 2, t * 8 + 4)
+    base[t] = words
+    words += counts[t]! * 4
+    pos += counts[t]! * 16
+  }
+  // Records in arrival order: each table then receives its own records in arrival order,
+  // which is the order cdb_make places them in. (hash, pos) with pos == 0 is a free slot.
+  const slotsArr = new Uint32Array(count * 4)
+  for (let r = 0; r < count; r++) {
+    const h = hashes[r]!
+    const t = h & 255
+    const slots = counts[t]! * 2
+    const b0 = base[t]!
+    let s = (h >>> 8) % slots
+    while (slotsArr[b0 + s * 2 + 1] !== 0) s = s + 1 === slots ? 0 : s + 1
+    slotsArr[b0 + s * 2] = h
+    slotsArr[b0 + s * 2 + 1] = positions[r]!
   }
   return { header, tables: littleEndian(slotsArr) }
 }

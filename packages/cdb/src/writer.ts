@@ -79,6 +79,54 @@ export class CdbWriter {
     if (d.length) this.writeRange(d, 0, d.length)
   }
 
+  /**
+   * Adds one record whose key is `keySrc[keyStart, keyEnd)` and data `dataSrc[dataStart, dataEnd)`,
+   * without making views of them: the bulk path for compilers that hold their input in memory.
+   */
+  addRange(
+    keySrc: Buffer,
+    keyStart: number,
+    keyEnd: number,
+    dataSrc: Buffer,
+    dataStart: number,
+    dataEnd: number,
+  ): void {
+    const klen = keyEnd - keyStart
+    const dlen = dataEnd - dataStart
+    const total = 8 + klen + dlen
+    if (this.#inRecord || total >= BUFFER_BYTES) {
+      this.begin(klen, dlen)
+      if (klen) this.writeRange(keySrc, keyStart, keyEnd)
+      if (dlen) this.writeRange(dataSrc, dataStart, dataEnd)
+      return
+    }
+    this.#open()
+    if (this.#pos + total > MAX) throw new CdbTooBigError()
+    if (this.#used + total > BUFFER_BYTES) this.#flush()
+    const buf = this.#buf
+    let u = this.#used
+    buf[u] = klen & 255
+    buf[u + 1] = (klen >>> 8) & 255
+    buf[u + 2] = (klen >>> 16) & 255
+    buf[u + 3] = klen >>> 24
+    buf[u + 4] = dlen & 255
+    buf[u + 5] = (dlen >>> 8) & 255
+    buf[u + 6] = (dlen >>> 16) & 255
+    buf[u + 7] = dlen >>> 24
+    u += 8
+    let h = CDB_HASH_START
+    for (let i = keyStart; i < keyEnd; i++) {
+      const c = keySrc[i]!
+      h = (Math.imul(h, 33) ^ c) >>> 0
+      buf[u++] = c
+    }
+    if (dlen < 32) for (let i = dataStart; i < dataEnd; i++) buf[u++] = dataSrc[i]!
+    else u += dataSrc.copy(buf, u, dataStart, dataEnd)
+    this.#index.push(h, this.#pos)
+    this.#used = u
+    this.#pos += total
+  }
+
   /** Starts a record whose key and data will follow through write() (for data too large to hold). */
   begin(keyLength: number, dataLength: number): void {
     this.#open()
