@@ -68,3 +68,15 @@ t.test('refuses databases past 4 GiB before writing them', async t => {
   t.throws(() => w.begin(10, 0xffffffff - 100), { code: 'CDB_ERR_TOO_BIG' })
   w.abort()
 })
+
+t.test('addRange writes the same bytes as add, for small and large records', async t => {
+  const dir = t.testdir({})
+  const src = Buffer.from('..key1..value1..')
+  const big = Buffer.alloc(100_000, 9)
+  const w = CdbWriter.create(`${dir}/r.cdb`)
+  w.addRange(src, 2, 6, src, 8, 14)
+  w.addRange(src, 0, 0, src, 0, 0)
+  w.addRange(src, 2, 6, big, 0, big.length)
+  await w.finish()
+  t.same(readFileSync(`${dir}/r.cdb`), buildCdb([['key1', 'value1'], ['', ''], ['key1', big]]))
+})
