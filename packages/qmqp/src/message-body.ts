@@ -198,15 +198,21 @@ export class BodySpool {
     })
   }
 
+  /** Completes a spool still in memory and hands over its body at once; undefined once on file (use `finish()`). */
+  finishInMemory(): MessageBody | undefined {
+    if (this.#file) return undefined
+    this.#finished = true
+    const parts = this.#parts
+    this.#parts = []
+    return new MemoryBody(parts, this.#size)
+  }
+
   /** Completes the spool and hands over the body (whose `dispose()` removes the file). */
   async finish(): Promise<MessageBody> {
+    const inMemory = this.finishInMemory()
+    if (inMemory) return inMemory
     this.#finished = true
-    if (!this.#file) {
-      const parts = this.#parts
-      this.#parts = []
-      return new MemoryBody(parts, this.#size)
-    }
-    const f = this.#file
+    const f = this.#file!
     await new Promise<void>((resolve, reject) => {
       if (this.#error) return reject(this.#error)
       f.once('error', err =>

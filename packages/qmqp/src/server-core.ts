@@ -265,15 +265,112 @@ const POSTFIX_STAGE: Record<RequestStage, string> = {
 
 const delay = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms).unref?.())
 
+/**
+ * Deadlines that all share one duration, kept in arming order: the head is always the earliest,
+ * so one timer serves every connection of a server. A connection's slot is re-armed in place
+ * (moved to the tail), so a timeout costs no Timeout object and no closure per connection.
+ */
+class DeadlineList {
+  #head: DeadlineSlot | null = null
+  #tail: DeadlineSlot | null = null
+  #timer: NodeJS.Timeout | undefined
+
+  constructor(readonly ms: number) {}
+
+  arm(slot: DeadlineSlot): void {
+    if (slot.list) this.#unlink(slot)
+    slot.at = performance.now() + this.ms
+    slot.list = this
+    slot.prev = this.#tail
+    slot.next = null
+    if (this.#tail) this.#tail.next = slot
+    else this.#head = slot
+    this.#tail = slot
+    if (!this.#timer) this.#timer = setTimeout(this.#fire, this.ms)
+  }
+
+  disarm(slot: DeadlineSlot): void {
+    if (slot.list !== this) return
+    this.#unlink(slot)
+    // Nothing left to wait for: the timer must not hold the process open.
+    if (!this.#head && this.#timer) {
+      clearTimeout(this.#timer)
+      this.#timer = undefined
+    }
+  }
+
+  #unlink(slot: DeadlineSlot): void {
+    if (slot.prev) slot.prev.next = slot.next
+    else this.#head = slot.next
+    if (slot.next) slot.next.prev = slot.prev
+    else this.#tail = slot.prev
+    slot.prev = slot.next = null
+    slot.list = null
+  }
+
+  readonly #fire = (): void => {
+    this.#timer = undefined
+    const now = performance.now()
+    let slot: DeadlineSlot | null
+    while ((slot = this.#head) && slot.at <= now) {
+      this.#unlink(slot)
+      slot.conn.onDeadline(slot.kind)
+    }
+    // The earliest slot left was armed later (or re-armed): wait for it.
+    if (this.#head && !this.#timer)
+      this.#timer = setTimeout(this.#fire, Math.max(1, Math.ceil(this.#head.at - now)))
+  }
+}
+
+type DeadlineKind = 'idle' | 'total' | 'linger'
+
+/** A connection's place in one DeadlineList. */
+class DeadlineSlot {
+  at = 0
+  prev: DeadlineSlot | null = null
+  next: DeadlineSlot | null = null
+  list: DeadlineList | null = null
+  constructor(
+    readonly conn: Connection,
+    readonly kind: DeadlineKind,
+  ) {}
+}
+
+/** What every connection of one server shares. */
+interface ServerShared {
+  limits: ServerLimits
+  options: QmqpServerOptions
+  open: Set<Connection>
+  idle: DeadlineList | null
+  total: DeadlineList | null
+  linger: DeadlineList
+}
+
 /** Builds a QMQP server core: access hook, streaming request parser with limits, reply, close. */
 export function createQmqpServer(options: QmqpServerOptions): QmqpServer {
   const limits = resolveLimits(options.limits)
   const open = new Set<Connection>()
+  const shared: ServerShared = {
+    limits,
+    options,
+    open,
+    idle: limits.idleTimeoutMs === null ? null : new DeadlineList(limits.idleTimeoutMs),
+    total: limits.totalTimeoutMs === null ? null : new DeadlineList(limits.totalTimeoutMs),
+    linger: new DeadlineList(limits.lingerMs),
+  }
   let netServer: net.Server | undefined
+  const serveSocket = (socket: Socket): Connection => {
+    // The client may half-close after its request; the reply must still go out.
+    socket.allowHalfOpen = true
+    // Hooks read the addresses at once; without hooks they are looked up only if asked for
+    // (each is a system call and a string), and kept once looked up.
+    const facts = options.onConnection || options.onEvent ? socketFacts(socket) : lazySocketFacts(socket)
+    const conn = new Connection(socket, socket, facts, true, shared)
+    conn.start()
+    return conn
+  }
   const getNetServer = () =>
-    (netServer ??= net.createServer({ allowHalfOpen: true }, socket => {
-      void api.handleSocket(socket)
-    }))
+    (netServer ??= net.createServer({ allowHalfOpen: true }, socket => void serveSocket(socket)))
 
   const api: QmqpServer = {
     limits,
@@ -295,15 +392,12 @@ export function createQmqpServer(options: QmqpServerOptions): QmqpServer {
       return s.address() as AddressInfo
     },
     handleSocket(socket) {
-      // The client may half-close after its request; the reply must still go out.
-      socket.allowHalfOpen = true
-      // Hooks read the addresses at once; without hooks they are looked up only if asked for
-      // (each is a system call and a string), and kept once looked up.
-      const facts = options.onConnection || options.onEvent ? socketFacts(socket) : lazySocketFacts(socket)
-      return run(new Connection(socket, socket, facts, true))
+      return serveSocket(socket).finished
     },
     handleStreams(input, output, facts) {
-      return run(new Connection(input, output, facts, false))
+      const conn = new Connection(input, output, facts, false, shared)
+      conn.start()
+      return conn.finished
     },
     async close(graceMs = 0) {
       const s = netServer
@@ -317,43 +411,92 @@ export function createQmqpServer(options: QmqpServerOptions): QmqpServer {
       await closed
     },
   }
-
-  async function run(conn: Connection): Promise<void> {
-    open.add(conn)
-    try {
-      await conn.serve(limits, options)
-    } finally {
-      open.delete(conn)
-    }
-  }
-
   return api
 }
 
-/** One connection: reads one request, replies or drops, closes. */
+const ignore = (): void => undefined
+function destroyThis(this: Readable): void {
+  this.destroy()
+}
+
+type ReadResult =
+  | { kind: 'done' }
+  | { kind: 'error'; err: unknown }
+  | { kind: 'timeout'; which: 'idle' | 'total' }
+  | { kind: 'abort' }
+
+const READ_DONE: ReadResult = { kind: 'done' }
+const READ_ABORT: ReadResult = { kind: 'abort' }
+
+/**
+ * Where a connection is. Each phase decides what a deadline or destroy() does: 'decide' and
+ * 'read' end at once, 'handler' and 'delay' see the total timeout, later phases only close.
+ */
+type Phase = 'decide' | 'read' | 'parsed' | 'handler' | 'delay' | 'reply' | 'done'
+
+/**
+ * One connection: reads one request, replies or drops, closes. Driven by callbacks rather than
+ * awaits, so a connection costs few promises; every path ends in #done() exactly once.
+ */
 class Connection {
   readonly startedAt = Date.now()
-  readonly finished: Promise<void>
-  #resolveFinished!: () => void
-  #ended = false
+  #finished: Promise<void> | undefined
+  #resolveFinished: (() => void) | undefined
+  #phase: Phase = 'decide'
+  #destroyed = false
   #bytesRead = 0
   #outcome: ConnectionOutcome = 'drop'
-  #onDestroy: (() => void) | undefined
+  /** Set by a timeout that replied: the connection still ends as a timeout. */
+  #finalOutcome: ConnectionOutcome | undefined
+  #shared: ServerShared
+  #emitTo: ((e: ServerEvent) => void) | undefined
+  #decision: ConnectionDecision = ALLOW
+  // The request being read.
+  #transcript: RequestTranscript | undefined
+  #spool: BodySpool | undefined
+  #decoder: RequestDecoder | undefined
+  #needDrain = false
+  #settled = false
+  /** Set while a chunk waits to be used or the spool drains; the end of input waits for it. */
+  #pending: Promise<unknown> | undefined
+  #idleSlot: DeadlineSlot | undefined
+  #totalSlot: DeadlineSlot | undefined
+  #lingerSlot: DeadlineSlot | undefined
+  /** Wakes a plan's delay early when the total timeout strikes. */
+  #wakeDelay: ((r: 'total') => void) | undefined
 
   constructor(
     readonly input: Readable,
     readonly output: Writable,
     readonly facts: ConnectionFacts,
     readonly isSocket: boolean,
+    shared: ServerShared,
   ) {
-    this.finished = new Promise(resolve => (this.#resolveFinished = resolve))
-    output.on('error', () => undefined)
-    input.on('error', () => undefined)
+    this.#shared = shared
+    const onEvent = shared.options.onEvent
+    if (onEvent)
+      this.#emitTo = e => {
+        try {
+          onEvent(e)
+        } catch {
+          // an event listener's failure must not break the connection
+        }
+      }
+    output.on('error', ignore)
+    if ((input as unknown) !== output) input.on('error', ignore)
+  }
+
+  /** Resolves once the connection is over (reply sent and socket closed, or dropped). */
+  get finished(): Promise<void> {
+    return (this.#finished ??=
+      this.#phase === 'done' ? Promise.resolve() : new Promise(resolve => (this.#resolveFinished = resolve)))
   }
 
   /** Ends the connection at once, without a reply. */
   destroy(): void {
-    this.#onDestroy?.()
+    this.#destroyed = true
+    if (this.#phase === 'decide') this.#done()
+    else if (this.#phase === 'read') this.#finishRead(READ_ABORT)
     this.#close()
   }
 
@@ -365,60 +508,66 @@ class Connection {
     }
   }
 
-  async serve(limits: ServerLimits, options: QmqpServerOptions): Promise<void> {
-    const onEvent = options.onEvent
-    const emit = onEvent
-      ? (e: ServerEvent) => {
-          try {
-            onEvent(e)
-          } catch {
-            // an event listener's failure must not break the connection
-          }
-        }
-      : () => undefined
-    const { id } = this.facts
-    const facts = this.facts
-    emit({ type: 'connection-open', id, facts })
-    try {
-      await this.#serve(limits, options, emit)
-    } finally {
-      emit({
-        type: 'connection-close',
-        id,
-        facts,
-        outcome: this.#outcome,
-        bytesRead: this.#bytesRead,
-        ms: Date.now() - this.startedAt,
-      })
-      this.#resolveFinished()
+  /** The end of every path: one connection-close event, `finished` settles. */
+  #done(): void {
+    if (this.#phase === 'done') return
+    this.#phase = 'done'
+    const shared = this.#shared
+    if (this.#idleSlot) shared.idle?.disarm(this.#idleSlot)
+    if (this.#totalSlot) shared.total?.disarm(this.#totalSlot)
+    if (this.#lingerSlot) shared.linger.disarm(this.#lingerSlot)
+    this.#emitTo?.({
+      type: 'connection-close',
+      id: this.facts.id,
+      facts: this.facts,
+      outcome: this.#finalOutcome ?? this.#outcome,
+      bytesRead: this.#bytesRead,
+      ms: Date.now() - this.startedAt,
+    })
+    shared.open.delete(this)
+    this.#resolveFinished?.()
+  }
+
+  /** Called by the shared deadline lists. */
+  onDeadline(kind: DeadlineKind): void {
+    if (kind === 'linger') {
+      ;(this.input as Socket).destroy()
+      return
+    }
+    const phase = this.#phase
+    if (phase === 'read') this.#finishRead({ kind: 'timeout', which: kind })
+    else if (kind === 'total') {
+      if (phase === 'handler') this.#timeout('total')
+      else if (phase === 'delay') this.#wakeDelay?.('total')
     }
   }
 
-  async #serve(
-    limits: ServerLimits,
-    options: QmqpServerOptions,
-    emit: (e: ServerEvent) => void,
-  ): Promise<void> {
-    const { id } = this.facts
+  start(): void {
+    this.#shared.open.add(this)
     const facts = this.facts
-    let destroyed = false
-    const destroyedP = new Promise<'destroyed'>(resolve => {
-      this.#onDestroy = () => {
-        destroyed = true
-        resolve('destroyed')
-      }
-    })
-
+    this.#emitTo?.({ type: 'connection-open', id: facts.id, facts })
     // 1. Access decision, before any byte is read.
-    let decision: ConnectionDecision = ALLOW
-    if (options.onConnection)
-      try {
-        decision = (await Promise.race([options.onConnection(facts), destroyedP])) as ConnectionDecision
-        if (destroyed) return
-      } catch {
-        decision = { allow: false }
-      }
+    const onConnection = this.#shared.options.onConnection
+    if (!onConnection) return this.#decided(ALLOW)
+    let answer: ConnectionDecision | Promise<ConnectionDecision>
+    try {
+      answer = onConnection(facts)
+    } catch {
+      return this.#decided({ allow: false })
+    }
+    // A client leaving meanwhile is not waited for (destroy() ends the 'decide' phase).
+    Promise.resolve(answer).then(
+      d => this.#decided(d),
+      () => this.#decided({ allow: false }),
+    )
+  }
+
+  #decided(decision: ConnectionDecision): void {
+    if (this.#phase !== 'decide') return
+    const limits = this.#shared.limits
+    const facts = this.facts
     if (!decision.allow) {
+      this.#phase = 'parsed'
       this.#outcome = 'refused'
       let reply = decision.reply
       if (!reply && limits.compat === 'postfix')
@@ -426,29 +575,33 @@ class Connection {
           code: 'D',
           text: `Error: unknown[${facts.remoteAddress}] is not authorized to use this service`,
         }
-      emit({ type: 'connection-refused', id, facts, replied: reply !== undefined })
-      if (reply) await this.#reply(reply, limits, emit)
-      else this.#close()
-      return
+      this.#emitTo?.({ type: 'connection-refused', id: facts.id, facts, replied: reply !== undefined })
+      if (reply) return this.#reply(reply)
+      this.#close()
+      return this.#done()
     }
+    this.#decision = decision
 
     // 2. Read one request (unless the client left while the access hook was deciding).
-    if (this.input.destroyed || this.input.readableEnded) {
+    const input = this.input
+    if (input.destroyed || input.readableEnded) {
       this.#outcome = 'client-abort'
-      return this.#close()
+      this.#close()
+      return this.#done()
     }
-    const transcript: RequestTranscript = {
+    this.#phase = 'read'
+    const transcript: RequestTranscript = (this.#transcript = {
       outerLength: 0,
       messageLength: 0,
       senderLength: 0,
       recipientLengths: [],
       startedAt: this.startedAt,
-    }
-    const spool = new BodySpool({
+    })
+    const spool = (this.#spool = new BodySpool({
       spoolThresholdBytes: limits.spoolThresholdBytes,
       spoolDir: limits.spoolDir,
-    })
-    const decoder = new RequestDecoder({
+    }))
+    this.#decoder = new RequestDecoder({
       compat: limits.compat,
       maxOuterBytes: limits.maxOuterBytes,
       maxMessageBytes: limits.maxMessageBytes,
@@ -456,243 +609,243 @@ class Connection {
       maxRecipients: limits.maxRecipients,
       onMessageLength: n => (transcript.messageLength = n),
       onMessageData: c => {
-        if (!spool.write(c)) needDrain = true
+        if (!spool.write(c)) this.#needDrain = true
       },
       onMessageEnd: () => (transcript.bodyDoneAt = Date.now()),
     })
-    let needDrain = false
-    type ReadResult =
-      | { kind: 'done' }
-      | { kind: 'error'; err: unknown }
-      | { kind: 'timeout'; which: 'idle' | 'total' }
-      | { kind: 'abort' }
-    let settle!: (r: ReadResult) => void
-    const read = new Promise<ReadResult>(resolve => (settle = resolve))
-    let settled = false
-    const finish = (r: ReadResult) => {
-      if (settled) return
-      settled = true
-      input.off('data', onData)
-      input.off('end', onEnd)
-      input.off('close', onAbort)
-      input.off('error', onAbort)
-      input.pause()
-      if (idleTimer) clearTimeout(idleTimer)
-      settle(r)
-    }
-    const input = this.input
-    let idleTimer: NodeJS.Timeout | undefined
-    const armIdle = () => {
-      if (limits.idleTimeoutMs === null) return
-      if (idleTimer) clearTimeout(idleTimer)
-      idleTimer = setTimeout(() => finish({ kind: 'timeout', which: 'idle' }), limits.idleTimeoutMs)
-    }
-    let totalTimer: NodeJS.Timeout | undefined
-    let totalFired!: (r: 'total') => void
-    const totalP = new Promise<'total'>(resolve => (totalFired = resolve))
-    if (limits.totalTimeoutMs !== null)
-      totalTimer = setTimeout(() => {
-        totalFired('total')
-        finish({ kind: 'timeout', which: 'total' })
-      }, limits.totalTimeoutMs)
-    const rate = decision.readBytesPerSecond
-    /** Feeds one chunk to the decoder; returns a promise when reading must wait for the spool. */
-    const consume = (chunk: Buffer): Promise<void> | undefined => {
-      transcript.firstByteAt ??= Date.now()
-      let used: number
-      try {
-        used = decoder.push(chunk)
-      } catch (err) {
-        this.#bytesRead = decoder.bytesRead
-        finish({ kind: 'error', err })
-        return undefined
-      }
-      this.#bytesRead += used
-      if (decoder.done) {
-        transcript.requestDoneAt = Date.now()
-        finish({ kind: 'done' })
-        return undefined
-      }
-      if (!needDrain) return undefined
-      needDrain = false
-      return spool.onDrain()
-    }
-    /** Set while a chunk waits to be used or the spool drains; the end of input waits for it. */
-    let pending: Promise<unknown> | undefined
-    const waitThenResume = (wait: Promise<unknown>) => {
-      input.pause()
-      if (idleTimer) clearTimeout(idleTimer)
-      const p = (pending = wait.then(
-        () => {
-          if (pending === p) pending = undefined
-          if (settled) return
-          armIdle()
-          input.resume()
-        },
-        err => finish({ kind: 'error', err }),
-      ))
-    }
-    const onData = (chunk: Buffer) => {
-      if (rate && rate > 0) {
-        // A throttled connection: each chunk waits its share of time before it is used.
-        return waitThenResume(
-          delay((chunk.length / rate) * 1000).then(() => {
-            if (!settled) return consume(chunk)
-          }),
-        )
-      }
-      const wait = consume(chunk)
-      if (settled) return
-      if (wait) waitThenResume(wait)
-      else armIdle()
-    }
-    const endOfInput = () => {
-      if (settled) return
-      if (pending) return void pending.then(endOfInput)
-      try {
-        decoder.end()
-        finish({ kind: 'done' })
-      } catch (err) {
-        finish({ kind: 'error', err })
-      }
-    }
-    const onEnd = () => endOfInput()
-    const onAbort = () => finish({ kind: 'abort' })
-    this.#onDestroy = () => {
-      destroyed = true
-      finish({ kind: 'abort' })
-    }
-    input.on('data', onData)
-    input.on('end', onEnd)
-    input.on('close', onAbort)
-    input.on('error', onAbort)
-    armIdle()
+    // The read listeners stay attached after the request: they ignore what follows it.
+    input.on('data', (chunk: Buffer) => this.#onData(chunk))
+    input.on('end', () => this.#endOfInput())
+    input.on('close', () => this.#finishRead(READ_ABORT))
+    input.on('error', () => this.#finishRead(READ_ABORT))
+    const total = this.#shared.total
+    if (total) total.arm((this.#totalSlot = new DeadlineSlot(this, 'total')))
+    this.#armIdle()
     input.resume()
+  }
 
+  #armIdle(): void {
+    const idle = this.#shared.idle
+    if (idle) idle.arm((this.#idleSlot ??= new DeadlineSlot(this, 'idle')))
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#settled) return
+    const rate = this.#decision.readBytesPerSecond
+    if (rate && rate > 0) {
+      // A throttled connection: each chunk waits its share of time before it is used.
+      return this.#waitThenResume(
+        delay((chunk.length / rate) * 1000).then(() => {
+          if (!this.#settled) return this.#consume(chunk)
+        }),
+      )
+    }
+    const wait = this.#consume(chunk)
+    if (this.#settled) return
+    if (wait) this.#waitThenResume(wait)
+    else this.#armIdle()
+  }
+
+  /** Feeds one chunk to the decoder; returns a promise when reading must wait for the spool. */
+  #consume(chunk: Buffer): Promise<void> | undefined {
+    const decoder = this.#decoder!
+    this.#transcript!.firstByteAt ??= Date.now()
+    let used: number
     try {
-      const r = await read
-      Object.assign(transcript, {
-        outerLength: decoder.envelope.outerLength,
-        messageLength: decoder.envelope.messageLength,
-        senderLength: decoder.envelope.senderLength,
-        recipientLengths: decoder.envelope.recipientLengths,
-      })
-      if (r.kind !== 'done') {
-        await spool.abort()
-        if (destroyed) return
-        if (r.kind === 'abort') {
-          this.#outcome = 'client-abort'
-          return this.#close()
-        }
-        if (r.kind === 'timeout') return this.#timeout(r.which, limits, emit)
-        return this.#protocolError(r.err, decoder.stage, limits, emit)
-      }
+      used = decoder.push(chunk)
+    } catch (err) {
+      this.#bytesRead = decoder.bytesRead
+      this.#finishRead({ kind: 'error', err })
+      return undefined
+    }
+    this.#bytesRead += used
+    if (decoder.done) {
+      this.#transcript!.requestDoneAt = Date.now()
+      this.#finishRead(READ_DONE)
+      return undefined
+    }
+    if (!this.#needDrain) return undefined
+    this.#needDrain = false
+    return this.#spool!.onDrain()
+  }
 
-      // 3. The whole request is here.
-      let body: MessageBody
-      try {
-        body = await spool.finish()
-      } catch (err) {
-        await spool.abort()
-        emit({ type: 'request-error', id, facts, error: err })
-        return this.#reply(verdictFromText('Zqq write error or disk full (#4.3.0)'), limits, emit)
-      }
-      const env = decoder.envelope
-      emit({
-        type: 'request-parsed',
-        id,
-        facts,
-        transcript,
-        messageBytes: body.size,
-        recipients: env.recipientCount,
-        spooled: spool.path !== undefined,
-      })
-      let refusal: string | undefined
-      if (env.badAddress) refusal = limits.texts.badAddress
-      else if (env.tooManyRecipients) refusal = limits.texts.tooManyRecipients
-      else if (limits.compat === 'postfix' && env.recipients.length === 0)
-        refusal = 'DError: no recipients specified'
-      if (refusal !== undefined) {
-        await body.dispose()
-        return this.#reply(verdictFromText(refusal), limits, emit)
-      }
+  #waitThenResume(wait: Promise<unknown>): void {
+    this.input.pause()
+    if (this.#idleSlot) this.#shared.idle?.disarm(this.#idleSlot)
+    const p = (this.#pending = wait.then(
+      () => {
+        if (this.#pending === p) this.#pending = undefined
+        if (this.#settled) return
+        this.#armIdle()
+        this.input.resume()
+      },
+      err => this.#finishRead({ kind: 'error', err }),
+    ))
+  }
 
-      // 4. Hand it on; an exception is a temporary failure, never a K.
-      const req: QmqpRequest = { message: body, sender: env.sender, recipients: env.recipients }
-      let plan: Verdict | ReplyPlan | 'total' | 'destroyed'
-      try {
-        plan = await Promise.race([
-          options.onRequest(req, facts, transcript, decision.context),
-          totalP,
-          destroyedP,
-        ])
-      } catch (err) {
-        await body.dispose()
-        emit({ type: 'request-error', id, facts, error: err })
-        plan = verdictFromText(limits.texts.temporaryFailure)
-      }
-      if (plan === 'destroyed') return
-      if (plan === 'total') return this.#timeout('total', limits, emit)
-      return await this.#applyPlan(plan, limits, emit, totalP)
-    } finally {
-      if (totalTimer) clearTimeout(totalTimer)
+  #endOfInput(): void {
+    if (this.#settled) return
+    if (this.#pending) return void this.#pending.then(() => this.#endOfInput())
+    try {
+      this.#decoder!.end()
+      this.#finishRead(READ_DONE)
+    } catch (err) {
+      this.#finishRead({ kind: 'error', err })
     }
   }
 
-  async #applyPlan(
-    plan: Verdict | ReplyPlan,
-    limits: ServerLimits,
-    emit: (e: ServerEvent) => void,
-    totalP: Promise<'total'>,
-  ): Promise<void> {
-    if (isVerdict(plan)) return this.#reply(plan, limits, emit)
-    if (plan.delayMs && plan.delayMs > 0) {
-      let timer: NodeJS.Timeout | undefined
-      const waited = await Promise.race([
-        new Promise<'ok'>(r => (timer = setTimeout(() => r('ok'), plan.delayMs))),
-        totalP,
-        this.finished.then(() => 'gone' as const),
-      ])
-      clearTimeout(timer)
-      if (waited === 'total') return this.#timeout('total', limits, emit)
-      if (waited === 'gone') return
+  #finishRead(r: ReadResult): void {
+    if (this.#settled || this.#phase !== 'read') return
+    this.#settled = true
+    this.#phase = 'parsed'
+    this.input.pause()
+    if (this.#idleSlot) this.#shared.idle?.disarm(this.#idleSlot)
+    const env = this.#decoder!.envelope
+    const transcript = this.#transcript!
+    transcript.outerLength = env.outerLength
+    transcript.messageLength = env.messageLength
+    transcript.senderLength = env.senderLength
+    transcript.recipientLengths = env.recipientLengths
+    if (r.kind === 'done') return this.#requestRead()
+    const spool = this.#spool!
+    if (spool.path === undefined) {
+      void spool.abort()
+      return this.#readFailed(r)
     }
+    void spool.abort().then(() => this.#readFailed(r))
+  }
+
+  #readFailed(r: Exclude<ReadResult, { kind: 'done' }>): void {
+    if (this.#destroyed) return this.#done()
+    if (r.kind === 'abort') {
+      this.#outcome = 'client-abort'
+      this.#close()
+      return this.#done()
+    }
+    if (r.kind === 'timeout') return this.#timeout(r.which)
+    this.#protocolError(r.err, this.#decoder!.stage)
+  }
+
+  /** 3. The whole request is here. */
+  #requestRead(): void {
+    const spool = this.#spool!
+    const body = spool.finishInMemory()
+    if (body) return this.#withBody(body)
+    spool.finish().then(
+      b => this.#withBody(b),
+      async (err: unknown) => {
+        await spool.abort()
+        this.#emitTo?.({ type: 'request-error', id: this.facts.id, facts: this.facts, error: err })
+        this.#reply(verdictFromText('Zqq write error or disk full (#4.3.0)'))
+      },
+    )
+  }
+
+  #withBody(body: MessageBody): void {
+    const limits = this.#shared.limits
+    const facts = this.facts
+    const env = this.#decoder!.envelope
+    this.#emitTo?.({
+      type: 'request-parsed',
+      id: facts.id,
+      facts,
+      transcript: this.#transcript!,
+      messageBytes: body.size,
+      recipients: env.recipientCount,
+      spooled: this.#spool!.path !== undefined,
+    })
+    let refusal: string | undefined
+    if (env.badAddress) refusal = limits.texts.badAddress
+    else if (env.tooManyRecipients) refusal = limits.texts.tooManyRecipients
+    else if (limits.compat === 'postfix' && env.recipients.length === 0)
+      refusal = 'DError: no recipients specified'
+    if (refusal !== undefined) {
+      const verdict = verdictFromText(refusal)
+      void body.dispose().then(() => this.#reply(verdict))
+      return
+    }
+
+    // 4. Hand it on; an exception is a temporary failure, never a K.
+    const req: QmqpRequest = { message: body, sender: env.sender, recipients: env.recipients }
+    this.#phase = 'handler'
+    let answer: Promise<Verdict | ReplyPlan>
+    try {
+      answer = this.#shared.options.onRequest(req, facts, this.#transcript!, this.#decision.context)
+    } catch (err) {
+      return this.#handlerFailed(body, err)
+    }
+    // A total timeout meanwhile answers for us (onDeadline); the handler's late answer is then ignored.
+    Promise.resolve(answer).then(
+      plan => {
+        if (this.#phase === 'handler') this.#applyPlan(plan)
+      },
+      err => {
+        if (this.#phase === 'handler') this.#handlerFailed(body, err)
+      },
+    )
+  }
+
+  #handlerFailed(body: MessageBody, err: unknown): void {
+    this.#phase = 'parsed'
+    void body.dispose().then(() => {
+      this.#emitTo?.({ type: 'request-error', id: this.facts.id, facts: this.facts, error: err })
+      this.#reply(verdictFromText(this.#shared.limits.texts.temporaryFailure))
+    })
+  }
+
+  #applyPlan(plan: Verdict | ReplyPlan): void {
+    this.#phase = 'parsed'
+    if (isVerdict(plan)) return this.#reply(plan)
+    if (plan.delayMs && plan.delayMs > 0) {
+      this.#phase = 'delay'
+      let timer: NodeJS.Timeout | undefined
+      void new Promise<'ok' | 'total'>(resolve => {
+        timer = setTimeout(() => resolve('ok'), plan.delayMs)
+        this.#wakeDelay = resolve
+      }).then(waited => {
+        clearTimeout(timer)
+        this.#wakeDelay = undefined
+        this.#phase = 'parsed'
+        if (waited === 'total') return this.#timeout('total')
+        this.#carryOut(plan)
+      })
+      return
+    }
+    this.#carryOut(plan)
+  }
+
+  #carryOut(plan: ReplyPlan): void {
     if (plan.close === 'before-reply') {
       this.#outcome = 'drop'
-      return this.#close()
+      this.#close()
+      return this.#done()
     }
-    if (plan.raw) return this.#send(plan.raw, null, limits, emit)
-    if (plan.verdict && isVerdict(plan.verdict)) return this.#reply(plan.verdict, limits, emit)
-    return this.#reply(verdictFromText(limits.texts.temporaryFailure), limits, emit)
+    if (plan.raw) return this.#send(plan.raw, null)
+    if (plan.verdict && isVerdict(plan.verdict)) return this.#reply(plan.verdict)
+    this.#reply(verdictFromText(this.#shared.limits.texts.temporaryFailure))
   }
 
-  async #timeout(
-    which: 'idle' | 'total',
-    limits: ServerLimits,
-    emit: (e: ServerEvent) => void,
-  ): Promise<void> {
-    const text = which === 'idle' ? limits.texts.idleTimeout : limits.texts.totalTimeout
-    emit({
+  #timeout(which: 'idle' | 'total'): void {
+    this.#phase = 'parsed'
+    const texts = this.#shared.limits.texts
+    const text = which === 'idle' ? texts.idleTimeout : texts.totalTimeout
+    this.#emitTo?.({
       type: 'timeout',
       id: this.facts.id,
       facts: this.facts,
       kind: which,
       action: text === null ? 'drop' : 'reply',
     })
+    this.#finalOutcome = 'timeout'
     if (text === null) {
-      this.#outcome = 'timeout'
-      return this.#close()
+      this.#close()
+      return this.#done()
     }
-    await this.#reply(verdictFromText(text), limits, emit)
-    this.#outcome = 'timeout'
+    this.#reply(verdictFromText(text))
   }
 
-  async #protocolError(
-    err: unknown,
-    stage: RequestStage,
-    limits: ServerLimits,
-    emit: (e: ServerEvent) => void,
-  ): Promise<void> {
+  #protocolError(err: unknown, stage: RequestStage): void {
+    const limits = this.#shared.limits
     const postfix = limits.compat === 'postfix'
     let reply: string | undefined
     let reason: string
@@ -717,7 +870,7 @@ class Connection {
           ? 'Zqq write error or disk full (#4.3.0)'
           : limits.texts.temporaryFailure
     }
-    emit({
+    this.#emitTo?.({
       type: 'protocol-error',
       id: this.facts.id,
       facts: this.facts,
@@ -727,32 +880,34 @@ class Connection {
       action: reply ? 'reply' : 'drop',
       bytesRead: this.#bytesRead,
     })
-    if (reply) return this.#reply(verdictFromText(reply), limits, emit)
+    if (reply) return this.#reply(verdictFromText(reply))
     this.#close()
+    this.#done()
   }
 
-  async #reply(verdict: Verdict, limits: ServerLimits, emit: (e: ServerEvent) => void): Promise<void> {
-    if (verdict.code !== 'K' && limits.errorDelayMs > 0) await delay(limits.errorDelayMs)
-    return this.#send(encodeReply(verdict), verdict, limits, emit)
+  #reply(verdict: Verdict): void {
+    const ms = this.#shared.limits.errorDelayMs
+    if (verdict.code !== 'K' && ms > 0) void delay(ms).then(() => this.#send(encodeReply(verdict), verdict))
+    else this.#send(encodeReply(verdict), verdict)
   }
 
-  async #send(
-    bytes: Buffer,
-    verdict: Verdict | null,
-    limits: ServerLimits,
-    emit: (e: ServerEvent) => void,
-  ): Promise<void> {
-    if (this.#ended) return
-    this.#ended = true
+  /** Writes the reply in one write with the end of output, then lingers for the client's close. */
+  #send(bytes: Buffer, verdict: Verdict | null): void {
+    this.#phase = 'reply'
+    if (this.#totalSlot) this.#shared.total?.disarm(this.#totalSlot)
     const out = this.output
-    if (out.destroyed || out.writableEnded) return this.#close()
+    if (out.destroyed || out.writableEnded) {
+      this.#close()
+      return this.#done()
+    }
     if (this.#outcome !== 'refused') this.#outcome = 'reply'
-    await new Promise<void>(resolve => {
-      out.once('error', () => resolve())
-      out.once('close', () => resolve())
-      out.end(bytes, () => resolve())
-    })
-    emit({
+    // end()'s callback runs once the bytes are flushed, or with an error if the stream fails or
+    // is destroyed first.
+    out.end(bytes, () => this.#sent(bytes, verdict))
+  }
+
+  #sent(bytes: Buffer, verdict: Verdict | null): void {
+    this.#emitTo?.({
       type: 'reply-sent',
       id: this.facts.id,
       facts: this.facts,
@@ -761,19 +916,17 @@ class Connection {
       bytesRead: this.#bytesRead,
       ms: Date.now() - this.startedAt,
     })
-    if (!this.isSocket) return this.#close()
+    if (!this.isSocket) {
+      this.#close()
+      return this.#done()
+    }
     // Drain what the client still sends, so closing does not reset the connection under the reply.
     const socket = this.input as Socket
-    if (socket.destroyed) return
-    await new Promise<void>(resolve => {
-      const timer = setTimeout(() => socket.destroy(), limits.lingerMs)
-      socket.once('close', () => {
-        clearTimeout(timer)
-        resolve()
-      })
-      socket.on('data', () => undefined)
-      socket.once('end', () => socket.destroy())
-      socket.resume()
-    })
+    if (socket.destroyed) return this.#done()
+    this.#shared.linger.arm((this.#lingerSlot = new DeadlineSlot(this, 'linger')))
+    socket.on('close', () => this.#done())
+    socket.on('data', ignore)
+    socket.on('end', destroyThis)
+    socket.resume()
   }
 }
