@@ -181,3 +181,14 @@ t.test('close ends a pending waitFor and an open event stream', async t => {
   const rest = await reader.read().catch(() => ({ done: true }))
   t.ok(rest.done, 'the stream ended')
 })
+
+t.test('retention by age removes old messages even when nothing else happens', async t => {
+  const srv = await startQmqpd({ retention: { maxAgeMs: 150 } })
+  t.teardown(() => srv.close())
+  await send({ message: mail('short-lived'), sender: 's@x', recipients: ['r@x'] }, { servers: [srv.server] })
+  const store = srv.inspection.store!
+  t.equal(await store.count(), 1)
+  // The sweeper removes it from the store without a query or a new message.
+  while ((await store.count()) > 0) await new Promise(r => setTimeout(r, 20))
+  t.equal(srv.inspection.catalog.size, 0)
+})

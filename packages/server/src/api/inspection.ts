@@ -84,10 +84,19 @@ export class Inspection implements DaemonHooks {
   readonly #requestBytes = new Map<string, number>()
   readonly #decisions = new Map<string, ConnectionInfo>()
 
+  readonly #sweeper: NodeJS.Timeout | null
+
   constructor(options: InspectionOptions = {}) {
     this.#namespaceFrom = options.namespaceFrom ?? null
     this.catalog = new MessageCatalog(options.retention ?? {}, evicted => this.#evict(evicted))
     for (const rule of options.faults ?? []) this.faults.add(rule)
+    // An age limit is also applied while no mail arrives and nobody asks.
+    const maxAgeMs = options.retention?.maxAgeMs
+    this.#sweeper =
+      maxAgeMs != null
+        ? setInterval(() => this.catalog.enforceRetention(), Math.max(100, Math.min(maxAgeMs, 60_000)))
+        : null
+    this.#sweeper?.unref()
   }
 
   /** The daemon's backends, once open; messages already in a queryable one are catalogued. */
@@ -112,6 +121,7 @@ export class Inspection implements DaemonHooks {
 
   /** Shutting down: not ready any more, and pending waits end now (as timed out). */
   close(): void {
+    if (this.#sweeper) clearInterval(this.#sweeper)
     this.#listening = false
     this.catalog.cancelWaits()
   }
@@ -303,9 +313,11 @@ export class Inspection implements DaemonHooks {
   #evict(records: MessageRecord[]): void {
     const store = this.store
     if (!store || records.length === 0) return
-    // Stores remove by filter: everything received before the oldest record kept.
+    // Stores remove by filter: what was received up to the newest record evicted, and before the
+    // oldest kept (a message still on its way to the catalog is newer than both).
     const oldestKept = this.catalog.list({}, { limit: 1 }).records[0]
-    const until = oldestKept ? oldestKept.receivedAt : Date.now() + 1
+    const newestEvicted = Math.max(...records.map(r => r.receivedAt))
+    const until = Math.min(newestEvicted + 1, oldestKept ? oldestKept.receivedAt : Infinity)
     void store.remove({ until }).catch(() => undefined)
   }
 }
