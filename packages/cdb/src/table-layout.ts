@@ -18,32 +18,41 @@ export function layoutTables(
   for (let i = 0; i < count; i++) counts[hashes[i]! & 255]!++
   if (tablesStart + count * 16 > MAX) throw new CdbTooBigError()
 
-  // Where each table starts, in u32 units of the slot array, and the header entries.
+  // Where each table starts (in slots), and the header entries.
   const header = Buffer.alloc(2048)
   const base = new Uint32Array(256)
   let pos = tablesStart
-  let words = 0
+  let slotIndex = 0
   for (let t = 0; t < 256; t++) {
     header.writeUInt32LE(pos, t * 8)
     header.writeUInt32LE(counts[t]! * 2, t * 8 + 4)
-    base[t] = words
-    words += counts[t]! * 4
+    base[t] = slotIndex
+    slotIndex += counts[t]! * 2
     pos += counts[t]! * 16
   }
   // Records in arrival order: each table then receives its own records in arrival order,
-  // which is the order cdb_make places them in. (hash, pos) with pos == 0 is a free slot.
-  const slotsArr = new Uint32Array(count * 4)
+  // which is the order cdb_make places them in. A slot whose position is 0 is free. Positions
+  // and hashes live in separate arrays so that probing (which can be long when keys cluster)
+  // scans 4 bytes per slot.
+  const slotPos = new Uint32Array(count * 2)
+  const slotHash = new Uint32Array(count * 2)
   for (let r = 0; r < count; r++) {
     const h = hashes[r]!
     const t = h & 255
     const slots = counts[t]! * 2
     const b0 = base[t]!
-    let s = (h >>> 8) % slots
-    while (slotsArr[b0 + s * 2 + 1] !== 0) s = s + 1 === slots ? 0 : s + 1
-    slotsArr[b0 + s * 2] = h
-    slotsArr[b0 + s * 2 + 1] = positions[r]!
+    const end = b0 + slots
+    let idx = b0 + ((h >>> 8) % slots)
+    while (slotPos[idx] !== 0) if (++idx === end) idx = b0
+    slotPos[idx] = positions[r]!
+    slotHash[idx] = h
   }
-  return { header, tables: littleEndian(slotsArr) }
+  const words = new Uint32Array(count * 4)
+  for (let i = 0, j = 0; i < count * 2; i++, j += 2) {
+    words[j] = slotHash[i]!
+    words[j + 1] = slotPos[i]!
+  }
+  return { header, tables: littleEndian(words) }
 }
 
 function littleEndian(words: Uint32Array): Buffer {
