@@ -78,5 +78,12 @@ t.test('addRange writes the same bytes as add, for small and large records', asy
   w.addRange(src, 0, 0, src, 0, 0)
   w.addRange(src, 2, 6, big, 0, big.length)
   await w.finish()
-  t.same(readFileSync(`${dir}/r.cdb`), buildCdb([['key1', 'value1'], ['', ''], ['key1', big]]))
+  t.same(
+    readFileSync(`${dir}/r.cdb`),
+    buildCdb([
+      ['key1', 'value1'],
+      ['', ''],
+      ['key1', big],
+    ]),
+  )
 })

@@ -50,11 +50,7 @@ export async function compileCommand(args: Buffer[], io: CommandIo, dialect: Dia
       { dialect },
       {
         add: (key, data) => writer.add(key, data),
-        addRange: (text, start, end, data) => {
-          writer.begin(end - start, data.length)
-          if (end > start) writer.writeRange(text, start, end)
-          if (data.length > 0) writer.writeRange(data, 0, data.length)
-        },
+        addRange: (text, start, end, data) => writer.addRange(text, start, end, data, 0, data.length),
       },
     )
   } catch (err) {
