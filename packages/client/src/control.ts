@@ -69,7 +69,7 @@ export function parseServerLine(line: string): QmqpServer | undefined {
       ? { host: bracket[1]!, port: QMQP_PORT }
       : withPort(bracket[1]!, bracket[2])
   }
-  if (isIPv6(line)) return { host: line, port: QMQP_PORT }
+  if (mayBeIPv6(line) && isIPv6(line)) return { host: line, port: QMQP_PORT }
   const named =
     /^([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?)(?::(\d{1,5}))?$/.exec(
       line,
@@ -81,7 +81,17 @@ export function parseServerLine(line: string): QmqpServer | undefined {
 
 /** `host:port`, with brackets around an IPv6 address. */
 export function formatServer(server: QmqpServer): string {
-  return isIPv6(server.host) ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`
+  return mayBeIPv6(server.host) && isIPv6(server.host)
+    ? `[${server.host}]:${server.port}`
+    : `${server.host}:${server.port}`
+}
+
+/**
+ * Every IPv6 address has a colon. Node's isIPv6() compiles a large regular expression on first
+ * use (milliseconds, on every start of a one-shot command), so it is asked only when needed.
+ */
+function mayBeIPv6(s: string): boolean {
+  return s.includes(':')
 }
 
 function withPort(host: string, port: string): QmqpServer | undefined {

@@ -1,7 +1,7 @@
 import { PassThrough, type Readable } from 'node:stream'
-import { processIo, rawArgv, rawEnv, type CommandIo } from '@qmqpkit/classic'
+import { rawArgv, rawEnv, type CommandIo } from '@qmqpkit/classic'
 import { mailsubjHeader } from '../mailsubj-message.js'
-import { injectMain, type InjectMain } from './inject-entry.js'
+import { injectMain, lazyProcessIo, type InjectMain } from './inject-entry.js'
 
 /**
  * qmail's `mailsubj SUBJECT RCPT…`: `Subject:` and `To:` lines (as dash's echo writes them),
@@ -21,7 +21,15 @@ export async function main(
     return 2
   }
   const stdin = withPrefix(mailsubjHeader(argv[1]!, argv.slice(2)), io.stdin)
-  return (options.inject ?? injectMain)([Buffer.from('qmail-inject')], env, { ...io, stdin })
+  return (options.inject ?? injectMain)([Buffer.from('qmail-inject')], env, {
+    stdin,
+    get stdout() {
+      return io.stdout
+    },
+    get stderr() {
+      return io.stderr
+    },
+  })
 }
 
 /** A stream of `prefix` followed by everything `rest` gives. */
@@ -35,5 +43,5 @@ function withPrefix(prefix: Buffer, rest: Readable): Readable {
 
 /** Entry point of the `mailsubj` command. */
 export async function run(): Promise<void> {
-  process.exitCode = await main(rawArgv(), rawEnv(), processIo())
+  process.exitCode = await main(rawArgv(), rawEnv(), lazyProcessIo())
 }

@@ -2,7 +2,7 @@
  * qmail-inject: prepares a message as qmail's qmail-inject does, then prints it (-n), hands it to
  * the program named by QMAILQUEUE, or sends it over QMQP.
  */
-import { stat } from 'node:fs/promises'
+import { statSync } from 'node:fs'
 import { rawArgv, rawEnv, processIo, programName, writeOut, type CommandIo } from '@qmqpkit/classic'
 import { clientHome } from '../home.js'
 import { parseInjectArgs } from '../inject/args.js'
@@ -20,6 +20,8 @@ export interface QmailInjectIo extends CommandIo {
   /** Start time and process id (tests). */
   now?: Date
   pid?: number
+  /** Reads the message instead of `stdin` (the command's own standard input, read directly). */
+  readInput?: () => Promise<Buffer[]>
 }
 
 /** Runs qmail-inject; `argv` includes argv[0]. Resolves to the exit code (0, 100, 111). */
@@ -40,7 +42,7 @@ export async function main(argv: Buffer[], env: Map<string, Buffer>, io: QmailIn
       await writeOut(io.stderr, parsed.problem)
       return 100
     }
-    const prepared = await prepareMessage(io.stdin, {
+    const prepared = await prepareMessage(io.readInput ?? io.stdin, {
       args: parsed.operands,
       flags: parsed.flags,
       env,
@@ -82,7 +84,8 @@ export async function main(argv: Buffer[], env: Map<string, Buffer>, io: QmailIn
 /** qmail-inject changes into its home first; failing that, it reports an internal bug (111). */
 async function enterHome(home: string): Promise<void> {
   try {
-    if ((await stat(home)).isDirectory()) return
+    // Synchronous, as the control files are: no thread pool for a one-shot command.
+    if (statSync(home).isDirectory()) return
   } catch {
     // reported below
   }

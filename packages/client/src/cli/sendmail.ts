@@ -1,9 +1,9 @@
 import { join } from 'node:path'
-import { processIo, programName, rawArgv, rawEnv, type CommandIo } from '@qmqpkit/classic'
+import { programName, rawArgv, rawEnv, type CommandIo } from '@qmqpkit/classic'
 import { clientHome } from '../home.js'
 import { runProgram } from '../run-program.js'
 import { planSendmail } from '../sendmail-args.js'
-import { injectMain, type InjectMain } from './inject-entry.js'
+import { injectMain, lazyProcessIo, type InjectMain } from './inject-entry.js'
 
 /**
  * qmail's `sendmail` wrapper: translates the options into a qmail-inject command line, exactly
@@ -34,5 +34,5 @@ export async function main(
 
 /** Entry point of the `sendmail` command. */
 export async function run(): Promise<void> {
-  process.exitCode = await main(rawArgv(), rawEnv(), processIo())
+  process.exitCode = await main(rawArgv(), rawEnv(), lazyProcessIo())
 }

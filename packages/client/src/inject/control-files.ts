@@ -3,7 +3,7 @@
  * plusdomain, idhost), the defaults it derives from `me`, the environment overrides, and the
  * QMAILMFTFILE list.
  */
-import { readFile } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { InjectReadError } from './errors.js'
 
@@ -39,10 +39,13 @@ export function controlLine(content: Buffer): Buffer {
   return content.subarray(0, end)
 }
 
+// The reads are synchronous: a command reads a few small files once, and a synchronous read
+// spares the start of libuv's thread pool (qmail-inject runs once per message).
+
 /** Reads one control file: its value, `undefined` when missing, InjectReadError for anything else. */
 export async function readControlFile(file: string): Promise<Buffer | undefined> {
   try {
-    return controlLine(await readFile(file))
+    return controlLine(readFileSync(file))
   } catch (err) {
     if ((err as { code?: unknown }).code === 'ENOENT') return undefined
     throw new InjectReadError(err)
@@ -89,7 +92,7 @@ export function resolveControl(control: InjectControlValues, env: Map<string, Bu
 export async function readMftFile(file: Buffer | string): Promise<Buffer[] | null> {
   let content: Buffer
   try {
-    content = await readFile(file)
+    content = readFileSync(file)
   } catch (err) {
     if ((err as { code?: unknown }).code === 'ENOENT') return null
     throw new InjectReadError(err)

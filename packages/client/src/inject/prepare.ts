@@ -123,7 +123,13 @@ export function returnPathLine(sender: Buffer): Buffer {
  *
  * The message is read whole into memory (header and body); the body is copied unchanged.
  */
-export async function prepareMessage(input: Buffer | Readable, ctx: InjectContext): Promise<PreparedMessage> {
+/**
+ * The message as prepareMessage takes it: bytes, a stream, or a function that reads it (called
+ * where the stream would be read) and gives its chunks.
+ */
+export type MessageInput = Buffer | Readable | (() => Promise<Buffer[]>)
+
+export async function prepareMessage(input: MessageInput, ctx: InjectContext): Promise<PreparedMessage> {
   try {
     return await prepare(input, ctx)
   } catch (err) {
@@ -133,19 +139,21 @@ export async function prepareMessage(input: Buffer | Readable, ctx: InjectContex
   }
 }
 
-async function readInput(input: Buffer | Readable): Promise<Buffer> {
+async function readInput(input: MessageInput): Promise<Buffer> {
   if (Buffer.isBuffer(input)) return input
-  const chunks: Buffer[] = []
+  let chunks: Buffer[] = []
   try {
-    for await (const chunk of input)
-      chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string))
+    if (typeof input === 'function') chunks = await input()
+    else
+      for await (const chunk of input)
+        chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string))
   } catch (err) {
     throw new InjectReadError(err)
   }
   return Buffer.concat(chunks)
 }
 
-async function prepare(input: Buffer | Readable, ctx: InjectContext): Promise<PreparedMessage> {
+async function prepare(input: MessageInput, ctx: InjectContext): Promise<PreparedMessage> {
   const { env, flags } = ctx
   const opts = injectOptions(env)
   const warnings = unsupportedWarnings(env)

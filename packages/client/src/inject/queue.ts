@@ -2,7 +2,6 @@
  * Handing a prepared message to a qmail-queue-interface program (QMAILQUEUE): the message on its
  * fd 0, the envelope on its fd 1, and its exit code turned into qmail's reply text (qmail.c).
  */
-import { spawn } from 'node:child_process'
 import type { Writable } from 'node:stream'
 import type { PreparedMessage } from './prepare.js'
 
@@ -96,6 +95,8 @@ export async function runQueueProgram(
   prepared: Pick<PreparedMessage, 'message' | 'sender' | 'recipients'>,
   options: QueueProgramOptions = {},
 ): Promise<string> {
+  // Loaded here: most runs send over QMQP and never start a queue program.
+  const { spawn } = await import('node:child_process')
   const inheritErr = !options.stderr || options.stderr === process.stderr
   const child = spawn('/bin/sh', ['-c', SCRIPT, 'qmail-inject', octalFormat(program)], {
     cwd: options.cwd,
