@@ -88,12 +88,14 @@ export async function main(argv: string[], io: QmqpdIo): Promise<number> {
     }
 
     const bound = await daemon.listen()
-    for (const b of bound) io.stdout.write(`qmqpd: listening on ${formatAddress(b.host, b.port)}\n`)
     if (config.user !== null) {
       const ids = dropPrivileges(config.user)
       log.info({ event: 'user', user: config.user, ...ids }, `running as ${config.user}`)
     }
     await openBackends(config, log, backends)
+    // Announced only now: until the backends are open every message would get a Z, and
+    // scripts (and tests) take this line to mean "ready".
+    for (const b of bound) io.stdout.write(`qmqpd: listening on ${formatAddress(b.host, b.port)}\n`)
     if (testing) {
       await testing.attach(backends)
       if (testing.url) io.stdout.write(`qmqpd: api on ${testing.url}\n`)
