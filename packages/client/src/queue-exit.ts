@@ -1,3 +1,4 @@
+import { qmailQueueFailure } from '@qmqpkit/qmqp'
 import { ClientConfigError, ClientRejectedError, ClientUsageError } from './errors.js'
 
 /**
@@ -19,48 +20,8 @@ export const QUEUE_EXIT = {
 
 /** The text qmail's `qmail.c` gives a queue program's exit code: `D…` permanent, `Z…` temporary. */
 export function queueExitText(code: number): string {
-  switch (code) {
-    case 11:
-    case 115:
-      return 'Denvelope address too long for qq (#5.1.3)'
-    case 31:
-      return 'Dmail server permanently rejected message (#5.3.0)'
-    case 51:
-      return 'Zqq out of memory (#4.3.0)'
-    case 52:
-      return 'Zqq timeout (#4.3.0)'
-    case 53:
-      return 'Zqq write error or disk full (#4.3.0)'
-    case 54:
-      return 'Zqq read error (#4.3.0)'
-    case 55:
-      return 'Zqq unable to read configuration (#4.3.0)'
-    case 56:
-      return 'Zqq trouble making network connection (#4.3.0)'
-    case 61:
-      return 'Zqq trouble in home directory (#4.3.0)'
-    case 62:
-    case 63:
-    case 64:
-    case 65:
-    case 66:
-      return 'Zqq trouble creating files in queue (#4.3.0)'
-    case 71:
-      return 'Zmail server temporarily rejected message (#4.3.0)'
-    case 72:
-      return 'Zconnection to mail server timed out (#4.4.1)'
-    case 73:
-      return 'Zconnection to mail server rejected (#4.4.1)'
-    case 74:
-      return 'Zcommunication with mail server failed (#4.4.2)'
-    case 81:
-    case 91:
-      return 'Zqq internal bug (#4.3.0)'
-    case 120:
-      return 'Zunable to exec qq (#4.3.0)'
-    default:
-      return code >= 11 && code <= 40 ? 'Dqq permanent problem (#5.3.0)' : 'Zqq temporary problem (#4.3.0)'
-  }
+  const v = qmailQueueFailure(code)
+  return v.code + v.text
 }
 
 /**

@@ -3,66 +3,21 @@
  * fd 0, the envelope on its fd 1, and its exit code turned into qmail's reply text (qmail.c).
  */
 import type { Writable } from 'node:stream'
+import { QMAIL_QUEUE_CRASHED, qmailQueueEnvelope, qmailQueueFailure } from '@qmqpkit/qmqp'
 import type { PreparedMessage } from './prepare.js'
 
 /** `F<sender>\0`, `T<rcpt>\0` for each recipient, then one more `\0`. */
-export function envelopeBytes(sender: Buffer, recipients: Buffer[]): Buffer {
-  const parts: Buffer[] = [Buffer.from('F'), sender, Buffer.from([0])]
-  for (const r of recipients) parts.push(Buffer.from('T'), r, Buffer.from([0]))
-  parts.push(Buffer.from([0]))
-  return Buffer.concat(parts)
-}
+export const envelopeBytes = qmailQueueEnvelope
 
 /**
  * qmail's reading of a queue program's exit: `''` for success, else the reply with its D/Z
  * letter. `writeFailed` (the program stopped reading early) turns a 0 into a read error.
  */
 export function queueReply(code: number | null, signal: string | null, writeFailed = false): string {
-  if (signal !== null || code === null) return 'Zqq crashed (#4.3.0)'
-  switch (code) {
-    case 115:
-    case 11:
-      return 'Denvelope address too long for qq (#5.1.3)'
-    case 31:
-      return 'Dmail server permanently rejected message (#5.3.0)'
-    case 51:
-      return 'Zqq out of memory (#4.3.0)'
-    case 52:
-      return 'Zqq timeout (#4.3.0)'
-    case 53:
-      return 'Zqq write error or disk full (#4.3.0)'
-    case 0:
-      if (!writeFailed) return ''
-      return 'Zqq read error (#4.3.0)'
-    case 54:
-      return 'Zqq read error (#4.3.0)'
-    case 55:
-      return 'Zqq unable to read configuration (#4.3.0)'
-    case 56:
-      return 'Zqq trouble making network connection (#4.3.0)'
-    case 61:
-      return 'Zqq trouble in home directory (#4.3.0)'
-    case 62:
-    case 63:
-    case 64:
-    case 65:
-    case 66:
-      return 'Zqq trouble creating files in queue (#4.3.0)'
-    case 71:
-      return 'Zmail server temporarily rejected message (#4.3.0)'
-    case 72:
-      return 'Zconnection to mail server timed out (#4.4.1)'
-    case 73:
-      return 'Zconnection to mail server rejected (#4.4.1)'
-    case 74:
-      return 'Zcommunication with mail server failed (#4.4.2)'
-    case 81:
-    case 91:
-      return 'Zqq internal bug (#4.3.0)'
-    case 120:
-      return 'Zunable to exec qq (#4.3.0)'
-  }
-  return code >= 11 && code <= 40 ? 'Dqq permanent problem (#5.3.0)' : 'Zqq temporary problem (#4.3.0)'
+  if (signal !== null || code === null) return QMAIL_QUEUE_CRASHED.code + QMAIL_QUEUE_CRASHED.text
+  if (code === 0 && !writeFailed) return ''
+  const v = qmailQueueFailure(code === 0 ? 54 : code)
+  return v.code + v.text
 }
 
 /**

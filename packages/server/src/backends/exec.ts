@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import type { Socket } from 'node:net'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import type { Verdict } from '@qmqpkit/qmqp'
+import { qmailQueueEnvelope, qmailQueueFailure, type Verdict } from '@qmqpkit/qmqp'
 import type { Backend, BackendContext, BackendFactory } from '../backend.js'
 import type { InjectedMessage } from '../injected-message.js'
 import { BackendSpecError } from './errors.js'
@@ -12,62 +12,12 @@ import { BackendSpecError } from './errors.js'
  * with the text qmail-qmqpd writes: `ok <unix time> qp <pid of the queue program>`.
  */
 export function queueExitVerdict(exitCode: number, pid: number, now = Date.now()): Verdict {
-  const z = (text: string): Verdict => ({ code: 'Z', text })
-  switch (exitCode) {
-    case 0:
-      return { code: 'K', text: `ok ${Math.floor(now / 1000)} qp ${pid}` }
-    case 11:
-    case 115:
-      return { code: 'D', text: 'envelope address too long for qq (#5.1.3)' }
-    case 31:
-      return { code: 'D', text: 'mail server permanently rejected message (#5.3.0)' }
-    case 51:
-      return z('qq out of memory (#4.3.0)')
-    case 52:
-      return z('qq timeout (#4.3.0)')
-    case 53:
-      return z('qq write error or disk full (#4.3.0)')
-    case 54:
-      return z('qq read error (#4.3.0)')
-    case 55:
-      return z('qq unable to read configuration (#4.3.0)')
-    case 56:
-      return z('qq trouble making network connection (#4.3.0)')
-    case 61:
-      return z('qq trouble in home directory (#4.3.0)')
-    case 62:
-    case 63:
-    case 64:
-    case 65:
-    case 66:
-      return z('qq trouble creating files in queue (#4.3.0)')
-    case 71:
-      return z('mail server temporarily rejected message (#4.3.0)')
-    case 72:
-      return z('connection to mail server timed out (#4.4.1)')
-    case 73:
-      return z('connection to mail server rejected (#4.4.1)')
-    case 74:
-      return z('communication with mail server failed (#4.4.2)')
-    case 81:
-    case 91:
-      return z('qq internal bug (#4.3.0)')
-    case 120:
-      return z('unable to exec qq (#4.3.0)')
-    default:
-      return exitCode >= 11 && exitCode <= 40
-        ? { code: 'D', text: 'qq permanent problem (#5.3.0)' }
-        : z('qq temporary problem (#4.3.0)')
-  }
+  if (exitCode === 0) return { code: 'K', text: `ok ${Math.floor(now / 1000)} qp ${pid}` }
+  return qmailQueueFailure(exitCode)
 }
 
 /** The qmail-queue envelope: `F<sender>\0`, `T<recipient>\0` for each, then one more `\0`. */
-export function queueEnvelope(sender: Buffer, recipients: Buffer[]): Buffer {
-  const parts: Buffer[] = [Buffer.from('F'), sender, Buffer.from([0])]
-  for (const r of recipients) parts.push(Buffer.from('T'), r, Buffer.from([0]))
-  parts.push(Buffer.from([0]))
-  return Buffer.concat(parts)
-}
+export const queueEnvelope = qmailQueueEnvelope
 
 export interface ExecBackendOptions {
   /** A program still running after this long is killed and the message gets Z (`qq timeout`). */
