@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream'
 import type { RequestTranscript, Verdict } from '@qmqpkit/qmqp'
 import { QueryError } from './api/errors.js'
+import { QUERY_PARAMS } from './query-params.js'
 import type { ConnectionInfo, GreenArrowMetadata, InjectedMessage } from './injected-message.js'
 
 /**
@@ -63,23 +64,7 @@ export interface MessageQuery {
   until?: number
 }
 
-/** The query parameters every endpoint and command shares, in documentation order. */
-export const QUERY_PARAMS = [
-  'to',
-  'from',
-  'subject',
-  'header',
-  'mailclass',
-  'vmta',
-  'sendid',
-  'listid',
-  'client',
-  'rule',
-  'namespace',
-  'verdict',
-  'since',
-  'until',
-] as const
+export { QUERY_PARAMS }
 
 const stringParams = [
   'to',

@@ -1,23 +1,9 @@
 // The qmqpd web UI: plain DOM, no framework. Everything comes from the inspection API; the
 // list follows the server's events (SSE). Keys: / search, j/k move, Enter or o open, 1-6 tabs,
 // f fault rules, Escape back, shift+R reset.
+import { QUERY_PARAMS } from '../src/query-params.js'
 
-const QUERY_NAMES = [
-  'to',
-  'from',
-  'subject',
-  'header',
-  'mailclass',
-  'vmta',
-  'sendid',
-  'listid',
-  'client',
-  'rule',
-  'namespace',
-  'verdict',
-  'since',
-  'until',
-]
+const QUERY_NAMES: readonly string[] = QUERY_PARAMS
 
 interface Summary {
   cursor: string
