@@ -114,7 +114,10 @@ t.test('--help and --version are requests, not errors', async t => {
   const err = t.throws(() => loadConfig(['--help'], {}, null)) as unknown
   t.type(err, HelpRequest)
   for (const o of OPTIONS) t.match((err as HelpRequest).text, o.flags.split(' ')[0]!)
-  t.match((t.throws(() => loadConfig(['--version'], {}, null)) as HelpRequest).text, /^\d+\.\d+\.\d+/)
+  t.match(
+    (t.throws(() => loadConfig(['--version'], {}, null)) as unknown as HelpRequest).text,
+    /^\d+\.\d+\.\d+/,
+  )
 })
 
 t.test('config file path from flag or variable', async t => {
