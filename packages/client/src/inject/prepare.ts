@@ -106,7 +106,10 @@ export function senderFromArg(value: Buffer, domains: RewriteDomains): Buffer {
 
 /** The envelope recipient an argument gives; InjectAddressError when it does not parse. */
 export function recipientFromArg(value: Buffer, domains: RewriteDomains): Buffer {
-  const tokens = parseTokens(quote2(value))
+  // An argument with an empty local part (`@host`) rewrites to nothing, an empty recipient,
+  // as the reference observed qmail-inject do (qmail-inject.md, "Envelope"): it is parsed as
+  // written, a route without an address, rather than quoted to `""@host` first.
+  const tokens = parseTokens(value.lastIndexOf(0x40) === 0 ? value : quote2(value))
   if (!tokens) throw new InjectAddressError(value)
   return unquoteTokens(rewriteAddress(tokens.reverse(), domains).reverse())
 }
