@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
 import { Writable } from 'node:stream'
 import t from 'tap'
 import { QmqpdLog } from '../src/log.js'
@@ -64,4 +66,51 @@ t.test('qmail-style text lines, levels honoured', async t => {
     'qmqpd: ok c1 127.0.0.1:628 127.0.0.3:5 rule - drop 0 bytes 1 ms (idle timeout)',
     'qmqpd: msg 17 conn c1 from <a@b> rcpt 2 bytes 9 Kok 1 qp 17 backend memory: 3 ms',
   ])
+})
+
+t.test('batched: connection and message lines wait, other events write them out at once', async t => {
+  const file = path.join(t.testdir(), 'qmqpd.log')
+  const log = new QmqpdLog({ format: 'json', level: 'info', file }, undefined, { batched: true })
+  const lines = () =>
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map(l => JSON.parse(l))
+  log.connection(conn)
+  log.message(msg)
+  t.same(lines(), [], 'gathered, not yet written')
+  log.warn({ event: 'rules-error' }, 'careful')
+  t.match(lines(), [{ event: 'connection' }, { event: 'message' }, { event: 'rules-error' }], 'in order')
+  log.message({ ...msg, id: '18' })
+  log.flush()
+  t.match(lines()[3], { event: 'message', id: '18' })
+  log.message({ ...msg, id: '19' })
+  // Without a flush, the batch goes out by itself shortly after.
+  while (lines().length < 5) await new Promise(resolve => setTimeout(resolve, 5))
+  t.match(lines()[4], { event: 'message', id: '19' })
+  // Enough bytes go out without waiting.
+  for (let i = 0; i < 200; i++) log.message({ ...msg, id: String(100 + i) })
+  t.ok(lines().length > 5, 'a full batch is written at once')
+  log.flush()
+  t.equal(lines().length, 205)
+})
+
+t.test('batched: lines still waiting are written when the process exits', async t => {
+  const file = path.join(t.testdir(), 'qmqpd.log')
+  const { spawnSync } = await import('node:child_process')
+  const logModule = new URL('../src/log.ts', import.meta.url).href
+  const script = `
+    import { QmqpdLog } from ${JSON.stringify(logModule)}
+    const log = new QmqpdLog({ format: 'qmail', level: 'info', file: ${JSON.stringify(file)} }, undefined, { batched: true })
+    log.message(${JSON.stringify(msg)})
+    process.exit(3)
+  `
+  const r = spawnSync(process.execPath, [...process.execArgv, '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+  })
+  t.equal(r.status, 3, r.stderr)
+  t.equal(
+    readFileSync(file, 'utf8'),
+    'qmqpd: msg 17 conn c1 from <a@b> rcpt 2 bytes 9 Kok 1 qp 17 backend memory: 3 ms\n',
+  )
 })

@@ -68,7 +68,9 @@ export async function main(argv: string[], io: QmqpdIo): Promise<number> {
     return exitCodeFor(err)
   }
 
-  const log = new QmqpdLog(config.log, io.logStream)
+  // Batched: lines go out together rather than a write each (two lines per message under load).
+  // --stdio serves one request: one write per line is fine there.
+  const log = new QmqpdLog(config.log, io.logStream, { batched: !config.stdio })
   const backends: Backend[] = []
   let daemon: Qmqpd | undefined
   let testing: TestServer | null = null
@@ -137,6 +139,7 @@ export async function main(argv: string[], io: QmqpdIo): Promise<number> {
     const text = err instanceof Error ? err.message : String(err)
     fatal(io, text)
     log.error({ event: 'fatal', code: (err as { code?: string }).code, err: text }, 'fatal')
+    log.flush()
     await testing?.close().catch(() => undefined)
     if (daemon) await daemon.close(0).catch(() => undefined)
     else for (const b of backends) await b.close().catch(() => undefined)
