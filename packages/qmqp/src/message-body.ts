@@ -66,6 +66,9 @@ class MemoryBody implements MessageBody {
   async read(): Promise<Buffer> {
     return this.#joined()
   }
+  bytes(): Buffer {
+    return this.#joined()
+  }
   async dispose(): Promise<void> {}
 }
 
@@ -92,6 +95,15 @@ class FileBody implements MessageBody {
     this.#disposed = true
     if (this.owned) await unlink(this.path).catch(() => undefined)
   }
+}
+
+/**
+ * The bytes of a body held in memory, in one Buffer (joined once; not a copy after that), or
+ * undefined for any other body (a spool file, a body of another kind): a way to skip the stream
+ * for small messages without ever reading a large one whole.
+ */
+export function bodyBytes(body: MessageBody): Buffer | undefined {
+  return body instanceof MemoryBody ? body.bytes() : undefined
 }
 
 /** A MessageBody over bytes in memory (a string is taken as UTF-8). */

@@ -4,6 +4,7 @@ import { readdir } from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import {
   BodySpool,
+  bodyBytes,
   isMessageBody,
   messageBodyFrom,
   messageBodyFromFile,
@@ -125,4 +126,20 @@ t.test('a multi-megabyte body through a slow file spool: the writer is held back
   t.equal(body.size, 64 * 64 * 1024)
   t.ok(waits > 0, `backpressure was applied (${waits} waits)`)
   await body.dispose()
+})
+
+t.test('bodyBytes: the bytes of a body in memory, nothing for a spool file', async t => {
+  t.same(bodyBytes(messageBodyFrom('abc')), Buffer.from('abc'))
+  const spool = new BodySpool({ spoolThresholdBytes: 4 })
+  spool.write(Buffer.from('ab'))
+  spool.write(Buffer.from('cd'))
+  const inMemory = await spool.finish()
+  t.same(bodyBytes(inMemory), Buffer.from('abcd'), 'parts joined')
+  t.equal(bodyBytes(inMemory), bodyBytes(inMemory), 'joined once')
+  const dir = t.testdir()
+  const onFile = new BodySpool({ spoolThresholdBytes: 4, spoolDir: dir })
+  onFile.write(Buffer.from('abcdef'))
+  const file = await onFile.finish()
+  t.equal(bodyBytes(file), undefined)
+  await file.dispose()
 })

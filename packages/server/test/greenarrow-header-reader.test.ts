@@ -93,3 +93,18 @@ t.test('a header longer than the limit is cut at the limit, whatever the chunks'
   const noEnd = await readHeader(messageBodyFrom('A: 1\nB: 2\nC: 3\n'), 8)
   t.same([noEnd.fields.length, noEnd.truncated], [1, true])
 })
+
+t.test('a body held in memory is read in place, with the same result as a stream', async t => {
+  const long = Array.from({ length: 400 }, (_, i) => `X-Line-${i}: ${'v'.repeat(30)}\n`).join('')
+  for (const m of [...messages, `${long}\nbody\n`, long]) {
+    for (const limit of [1 << 20, 5000, 10]) {
+      const streamed = await readHeader(new ChunkedBody(Buffer.from(m), 4096), limit)
+      const inPlace = await readHeader(messageBodyFrom(m), limit)
+      t.same(
+        [inPlace.fields.map(f => f.raw.toString()), inPlace.end, inPlace.complete, inPlace.truncated],
+        [streamed.fields.map(f => f.raw.toString()), streamed.end, streamed.complete, streamed.truncated],
+        `${JSON.stringify(m.slice(0, 20))}, limit ${limit}`,
+      )
+    }
+  }
+})

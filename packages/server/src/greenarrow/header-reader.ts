@@ -1,4 +1,4 @@
-import type { MessageBody } from '@qmqpkit/qmqp'
+import { bodyBytes, type MessageBody } from '@qmqpkit/qmqp'
 import { fieldColon, scanHeader, type HeaderScan } from './header-block.js'
 
 /** What was read from the start of a message. */
@@ -16,6 +16,9 @@ const CR = 0x0d
  * stopped as soon as the line that ends the header has arrived.
  */
 export async function readHeader(body: MessageBody, maxHeaderBytes: number): Promise<HeaderRead> {
+  // A message held in memory is looked at in place: the same as a stream giving it in one chunk.
+  const whole = bodyBytes(body)
+  if (whole) return headerOf(whole, maxHeaderBytes)
   let buf = Buffer.allocUnsafe(Math.min(Math.max(maxHeaderBytes, 1), 64 * 1024))
   let filled = 0
   let checked = 0 // start of the first line not yet looked at
@@ -37,6 +40,14 @@ export async function readHeader(body: MessageBody, maxHeaderBytes: number): Pro
   const over = found ? checked > maxHeaderBytes : filled > maxHeaderBytes
   if (over) return { ...scanHeader(buf.subarray(0, maxHeaderBytes), false), truncated: true }
   return { ...scanHeader(buf.subarray(0, filled), !found), truncated: false }
+}
+
+/** The header of a message held whole, read as readHeader reads a stream that gives it in one chunk. */
+function headerOf(buf: Buffer, maxHeaderBytes: number): HeaderRead {
+  const { found, checked } = findHeaderEnd(buf, 0)
+  const over = found ? checked > maxHeaderBytes : buf.length > maxHeaderBytes
+  if (over) return { ...scanHeader(buf.subarray(0, maxHeaderBytes), false), truncated: true }
+  return { ...scanHeader(buf, !found), truncated: false }
 }
 
 /** Looks at the complete lines from `from`: is one of them the end of the header? */

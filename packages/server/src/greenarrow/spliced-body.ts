@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream'
-import type { MessageBody } from '@qmqpkit/qmqp'
+import { bodyBytes, type MessageBody } from '@qmqpkit/qmqp'
 
 /**
  * A message made of new leading bytes (held in memory: the Received line and the rewritten
@@ -54,6 +54,10 @@ export class SplicedBody implements MessageBody {
   }
 
   async read(): Promise<Buffer> {
+    // A source held in memory: its bytes in place, joined once with the prefix.
+    const source = bodyBytes(this.#source)
+    if (source && source.length === this.#source.size)
+      return Buffer.concat([this.#prefix, source.subarray(this.#sourceStart)], this.size)
     const parts: Buffer[] = []
     for await (const chunk of this.stream() as AsyncIterable<Buffer>) parts.push(chunk)
     return Buffer.concat(parts, this.size)
