@@ -25,23 +25,50 @@ export interface ConnectionEnv {
   env: Array<[name: string, value: Buffer]>
 }
 
+/** What qmqpd needs to know of one address, worked out once per distinct address text. */
+interface KnownAddress {
+  text: string
+  ipv4: boolean
+  loopback: boolean
+  /** ucspi-tcp-ipv6's TCP6*IP text, made when first asked for. */
+  v6?: string
+}
+
+/** Addresses seen lately: clients connect again and again from a few addresses. */
+const known = new Map<string, KnownAddress>()
+const KNOWN_MAX = 1024
+
+function knownAddress(address: string): KnownAddress {
+  let k = known.get(address)
+  if (k) return k
+  const addr = ipaddr.process(stripZone(address))
+  const ipv4 = addr.kind() === 'ipv4'
+  k = {
+    text: ipv4 ? addr.toString() : ip6Text(addr as ipaddr.IPv6),
+    ipv4,
+    loopback: addr.range() === 'loopback',
+  }
+  if (known.size >= KNOWN_MAX) known.clear()
+  known.set(address, k)
+  return k
+}
+
 /**
  * An address in the text tcpserver uses: IPv4 dotted quad for IPv4 and IPv4-mapped IPv6
  * peers (normalised once, at accept), ucspi-tcp-ipv6's `ip6_fmt` form for the rest.
  */
 export function addressText(address: string): string {
-  const addr = ipaddr.process(stripZone(address))
-  return addr.kind() === 'ipv4' ? addr.toString() : ip6Text(addr as ipaddr.IPv6)
+  return knownAddress(address).text
 }
 
 /** True when the peer is IPv4 or IPv4-mapped IPv6. */
 export function isIpv4(address: string): boolean {
-  return ipaddr.process(stripZone(address)).kind() === 'ipv4'
+  return knownAddress(address).ipv4
 }
 
 /** True for 127.0.0.0/8 and ::1 (IPv4-mapped loopback included). */
 export function isLoopback(address: string): boolean {
-  return ipaddr.process(stripZone(address)).range() === 'loopback'
+  return knownAddress(address).loopback
 }
 
 /**
@@ -56,8 +83,8 @@ export function ip6Text(address: string | ipaddr.IPv6): string {
 
 /** The IPv6 text of any address: IPv4 becomes `::ffff:a.b.c.d`, as ucspi-tcp-ipv6 sets TCP6*IP. */
 function ip6TextOfAny(address: string): string {
-  const addr = ipaddr.parse(stripZone(address))
-  return addr.kind() === 'ipv4' ? `::ffff:${addr.toString()}` : ip6Text(addr as ipaddr.IPv6)
+  const k = knownAddress(address)
+  return (k.v6 ??= k.ipv4 ? `::ffff:${k.text}` : k.text)
 }
 
 function stripZone(address: string): string {
