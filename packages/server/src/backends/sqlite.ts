@@ -65,6 +65,8 @@ function writerUrl(): URL {
 
 interface Queued {
   job: WriteJob
+  /** Moved to the writer thread with the job (see `packBytes`). */
+  transfer: ArrayBuffer | undefined
   resolve(result: number | null): void
   reject(err: unknown): void
 }
@@ -77,6 +79,26 @@ class WriterError extends Error {
     super(failure.message)
     this.code = failure.code
   }
+}
+
+/**
+ * Byte fields copied into one ArrayBuffer of exactly their size, to be moved (transferred) to the
+ * writer thread with the job. Posted as they are, each view would have its whole backing store
+ * cloned: the socket read it is a slice of, or Node's 8 KiB buffer pool.
+ */
+function packBytes(fields: Uint8Array[]): { arena: ArrayBuffer; views: Uint8Array[] } {
+  let total = 0
+  for (const f of fields) total += f.byteLength
+  const arena = new ArrayBuffer(total)
+  const views: Uint8Array[] = []
+  let at = 0
+  for (const f of fields) {
+    const view = new Uint8Array(arena, at, f.byteLength)
+    view.set(f)
+    views.push(view)
+    at += f.byteLength
+  }
+  return { arena, views }
 }
 
 /**
@@ -131,10 +153,10 @@ class GroupCommitter {
     return { committer: new GroupCommitter(worker), ready: first }
   }
 
-  submit(job: WriteJob): Promise<number | null> {
+  submit(job: WriteJob, transfer?: ArrayBuffer): Promise<number | null> {
     if (this.#dead) return Promise.reject(this.#dead)
     return new Promise((resolve, reject) => {
-      this.#queue.push({ job, resolve, reject })
+      this.#queue.push({ job, transfer, resolve, reject })
       // While a batch commits, jobs wait for its reply; when idle, for the end of this turn.
       if (this.#inBatch.size === 0 && !this.#scheduled) {
         this.#scheduled = true
@@ -151,7 +173,12 @@ class GroupCommitter {
     const id = this.#nextBatch++
     const batch = this.#queue.splice(0)
     this.#inBatch.set(id, batch)
-    this.worker.postMessage({ type: 'batch', id, jobs: batch.map(q => q.job) } satisfies WriterRequest)
+    const transfer: ArrayBuffer[] = []
+    for (const q of batch) if (q.transfer) transfer.push(q.transfer)
+    this.worker.postMessage(
+      { type: 'batch', id, jobs: batch.map(q => q.job) } satisfies WriterRequest,
+      transfer,
+    )
   }
 
   #onReply(reply: WriterReply): void {
@@ -335,7 +362,7 @@ export class SqliteBackend implements Backend, Inspectable {
     const total = parts.reduce((n, [, body]) => n + body.size, 0)
     let staged = false
     try {
-      const chunks: Array<[number, number, Buffer]> = []
+      const chunks: Array<[number, number, Uint8Array]> = []
       if (total <= this.#options.inlineBytes) {
         for (const [part, body] of parts) {
           const data = await body.read()
@@ -348,11 +375,16 @@ export class SqliteBackend implements Backend, Inspectable {
         for (const [part, body] of parts) await this.#stageBody(seq, part, body)
       }
       const verdict: Verdict = { code: 'K', text: acceptedText(msg) }
-      await this.#committer.submit({
-        kind: 'message',
-        row: this.#row(seq, msg, same, verdict),
-        chunks,
-      })
+      const row = this.#row(seq, msg, same, verdict)
+      const { arena, views } = packBytes([
+        row.sender as Uint8Array,
+        row.recipients as Uint8Array,
+        ...chunks.map(c => c[2]),
+      ])
+      row.sender = views[0]!
+      row.recipients = views[1]!
+      for (let i = 0; i < chunks.length; i++) chunks[i]![2] = views[i + 2]!
+      await this.#committer.submit({ kind: 'message', row, chunks }, arena)
       return verdict
     } catch (err) {
       if (staged) this.#committer.submit({ kind: 'drop', seq }).catch(() => {})
