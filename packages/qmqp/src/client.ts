@@ -8,8 +8,17 @@ import {
   QmqpReplyError,
   QmqpTimeoutError,
 } from './errors.js'
-import { isMessageBody } from './message-body.js'
-import { writeRequest, type MessageSource, type RequestInput } from './request.js'
+import { bodyBytes, isMessageBody } from './message-body.js'
+import { COMMA } from './netstring-encoder.js'
+import {
+  encodeEnvelopeTail,
+  encodeRequest,
+  messageSize,
+  requestHead,
+  writeRequest,
+  type MessageSource,
+  type RequestInput,
+} from './request.js'
 import { ReplyDecoder } from './response.js'
 import type { Verdict } from './verdict.js'
 
@@ -179,9 +188,11 @@ export function exchange(
         finish(new QmqpReplyError('bad-reply', server, `${server}: ${(err as Error).message}`))
       }
     })
-    socket.on('end', () =>
-      finish(new QmqpReplyError('no-reply', server, `${server} closed the connection without a reply`)),
-    )
+    const noReply = () => {
+      if (!done)
+        finish(new QmqpReplyError('no-reply', server, `${server} closed the connection without a reply`))
+    }
+    socket.on('end', noReply)
     socket.on('error', (err: NodeJS.ErrnoException) => {
       // A reset while writing may follow a reply already read; 'data' runs first, so `done` is set.
       finish(
@@ -190,9 +201,7 @@ export function exchange(
         }),
       )
     })
-    socket.on('close', () =>
-      finish(new QmqpReplyError('no-reply', server, `${server} closed the connection without a reply`)),
-    )
+    socket.on('close', noReply)
     writeRequest(socket, req).then(
       () => {
         tWritten = now()
@@ -215,6 +224,194 @@ export function exchange(
   })
 }
 
+/** A parsed server and whether its host is an IPv4 literal (then the connected address is the host itself). */
+interface Target extends ServerAddress {
+  readonly ipv4: boolean
+}
+
+/** Parsed server specs by port, then spec: a sender given the same list every time parses it once. */
+const targets = new Map<number, Map<string, Target>>()
+
+function target(spec: string, port: number): Target {
+  let byPort = targets.get(port)
+  if (byPort === undefined) targets.set(port, (byPort = new Map()))
+  let t = byPort.get(spec)
+  if (t === undefined) {
+    const addr = parseServer(spec, port)
+    t = Object.freeze({ ...addr, ipv4: net.isIPv4(addr.host) })
+    if (byPort.size >= 256) byPort.clear()
+    byPort.set(spec, t)
+  }
+  return t
+}
+
+/** Requests up to this size are written as one Buffer; larger ones as head, message and tail. */
+const ONE_BUFFER_BYTES = 64 * 1024
+
+/** How a request goes on the wire: one Buffer, three in one corked write, or streamed. */
+type Wire = { kind: 'buffer'; bytes: Buffer } | { kind: 'parts'; parts: Buffer[] } | { kind: 'stream' }
+
+function wireOf(req: RequestInput): Wire {
+  const m = req.message
+  const bytes = typeof m === 'string' || Buffer.isBuffer(m) ? m : isMessageBody(m) ? bodyBytes(m) : undefined
+  if (bytes === undefined) return { kind: 'stream' }
+  const size = messageSize(bytes)
+  if (size <= ONE_BUFFER_BYTES)
+    return {
+      kind: 'buffer',
+      bytes: encodeRequest({ message: bytes, sender: req.sender, recipients: req.recipients }),
+    }
+  const body = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes
+  const tail = encodeEnvelopeTail(req.sender, req.recipients)
+  return { kind: 'parts', parts: [requestHead(size, tail.length), body, COMMA, tail] }
+}
+
+/** The outcome of one server: connecting failed (try the next one), or its answer. */
+type Answer =
+  | { connectError: QmqpConnectError }
+  | {
+      connectError?: undefined
+      verdict: Verdict
+      remoteAddress: string
+      remotePort: number
+      connectMs: number
+      writeMs: number
+      replyMs: number
+    }
+
+/**
+ * Connects to one server and, once connected, sends the request and reads the verdict. A failure
+ * to connect resolves with its QmqpConnectError; any failure after that rejects. One socket
+ * timeout serves both phases: `connectTimeoutMs` until connected, then `timeoutMs` of no progress.
+ */
+function attempt(
+  addr: Target,
+  req: RequestInput,
+  wire: Wire,
+  connectTimeoutMs: number,
+  timeoutMs: number,
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const server = addr.spec
+    const t0 = now()
+    let tConnected = 0
+    let tWritten: number | undefined
+    let connected = false
+    let done = false
+    let remoteAddress = addr.host
+    let replies: ReplyDecoder | undefined
+    const socket = net.connect({ host: addr.host, port: addr.port, allowHalfOpen: true })
+    socket.setTimeout(connectTimeoutMs)
+    const fail = (err: QmqpError) => {
+      if (done) return
+      done = true
+      socket.destroy()
+      if (connected) reject(err)
+      else resolve({ connectError: err as QmqpConnectError })
+    }
+    const wrote = () => {
+      tWritten ??= now()
+    }
+    socket.on('timeout', () => {
+      if (done) return
+      fail(
+        connected
+          ? new QmqpTimeoutError(tWritten === undefined ? 'write' : 'read', timeoutMs, server)
+          : new QmqpConnectError(
+              'timeout',
+              server,
+              `connect to ${server} timed out after ${connectTimeoutMs} ms`,
+            ),
+      )
+    })
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (done) return
+      // A reset while writing may follow a reply already read; 'data' runs first, so `done` is set.
+      fail(
+        connected
+          ? new QmqpConnectionError(server, `connection to ${server} failed: ${err.code ?? err.message}`, {
+              cause: err,
+            })
+          : new QmqpConnectError(
+              connectReason(err.code),
+              server,
+              `cannot connect to ${server}: ${err.code ?? err.message}`,
+              {
+                cause: err,
+              },
+            ),
+      )
+    })
+    const noReply = () => {
+      if (done) return
+      fail(
+        connected
+          ? new QmqpReplyError('no-reply', server, `${server} closed the connection without a reply`)
+          : new QmqpConnectError('unreachable', server, `cannot connect to ${server}: closed`),
+      )
+    }
+    socket.on('end', noReply)
+    socket.on('close', noReply)
+    socket.on('data', (chunk: Buffer) => {
+      if (done) return
+      let verdict: Verdict | undefined
+      try {
+        verdict = (replies ??= new ReplyDecoder()).push(chunk)
+      } catch (err) {
+        return fail(new QmqpReplyError('bad-reply', server, `${server}: ${(err as Error).message}`))
+      }
+      if (verdict === undefined) return
+      done = true
+      socket.destroy()
+      const tEnd = now()
+      resolve({
+        verdict,
+        remoteAddress,
+        remotePort: addr.port,
+        connectMs: tConnected - t0,
+        writeMs: (tWritten ?? tEnd) - tConnected,
+        replyMs: tWritten === undefined ? 0 : tEnd - tWritten,
+      })
+    })
+    socket.once('connect', () => {
+      connected = true
+      tConnected = now()
+      if (!addr.ipv4) remoteAddress = socket.remoteAddress ?? addr.host
+      socket.setTimeout(timeoutMs)
+      if (wire.kind === 'buffer') {
+        if (socket.write(wire.bytes)) wrote()
+        else socket.once('drain', wrote)
+        return
+      }
+      if (wire.kind === 'parts') {
+        socket.cork()
+        let flushed = true
+        for (const part of wire.parts) flushed = socket.write(part)
+        socket.uncork()
+        if (flushed) wrote()
+        else socket.once('drain', wrote)
+        return
+      }
+      writeRequest(socket, req).then(wrote, (err: unknown) => {
+        if (done) return
+        if (err instanceof QmqpError) return fail(err)
+        // The socket broke under the writer: let the reply, an 'end' or an 'error' decide; if none comes, say so.
+        setImmediate(() =>
+          fail(
+            new QmqpConnectionError(
+              server,
+              `connection to ${server} lost while sending: ${(err as Error).message}`,
+              {
+                cause: err,
+              },
+            ),
+          ),
+        )
+      })
+    })
+  })
+}
+
 /**
  * Sends one message over QMQP, trying `servers` in order as qmail-qmqpc does. Resolves with the
  * answering server's verdict (K, Z or D); rejects with QmqpConnectError when no server could be
@@ -225,7 +422,9 @@ export async function send(request: SendRequest, options: SendOptions): Promise<
   const connectTimeoutMs = options.connectTimeoutMs ?? 10_000
   const timeoutMs = options.timeoutMs ?? 60_000
   const failoverOn = options.failoverOn ?? 'connect'
-  const servers = options.servers.map(s => parseServer(s, port))
+  const specs = options.servers
+  const servers: Target[] = new Array(specs.length)
+  for (let i = 0; i < specs.length; i++) servers[i] = target(specs[i]!, port)
   if (servers.length === 0) throw new QmqpConfigError('no QMQP servers given')
   let message: MessageSource
   if (request.message instanceof Readable) {
@@ -235,39 +434,34 @@ export async function send(request: SendRequest, options: SendOptions): Promise<
   } else message = request.message
   const oneShot = !(typeof message === 'string' || Buffer.isBuffer(message) || isMessageBody(message))
   const req: RequestInput = { message, sender: request.sender, recipients: request.recipients }
+  let wire: Wire | undefined
 
   const start = now()
   const attempts: SendAttempt[] = []
   let lastError: QmqpError | undefined
   let lastZ: SendResult | undefined
-  for (const [i, addr] of servers.entries()) {
-    const tc = now()
-    let socket: Socket
+  for (let i = 0; i < servers.length; i++) {
+    const addr = servers[i]!
+    let r: Answer
     try {
-      socket = await connectServer(addr, connectTimeoutMs)
-    } catch (err) {
-      lastError = err as QmqpError
-      attempts.push({ server: addr.spec, error: lastError })
-      continue
-    }
-    const connectMs = now() - tc
-    const remoteAddress = socket.remoteAddress ?? addr.host
-    const remotePort = socket.remotePort ?? addr.port
-    let r: Awaited<ReturnType<typeof exchange>>
-    try {
-      r = await exchange(socket, req, addr.spec, timeoutMs)
+      r = await attempt(addr, req, (wire ??= wireOf(req)), connectTimeoutMs, timeoutMs)
     } catch (err) {
       if (err instanceof QmqpError) attempts.push({ server: addr.spec, error: err })
       throw err
+    }
+    if (r.connectError !== undefined) {
+      lastError = r.connectError
+      attempts.push({ server: addr.spec, error: lastError })
+      continue
     }
     attempts.push({ server: addr.spec, verdict: r.verdict })
     const result: SendResult = {
       verdict: r.verdict,
       server: addr.spec,
-      remoteAddress,
-      remotePort,
+      remoteAddress: r.remoteAddress,
+      remotePort: r.remotePort,
       attempts,
-      timings: { connectMs, writeMs: r.writeMs, replyMs: r.replyMs, totalMs: now() - start },
+      timings: { connectMs: r.connectMs, writeMs: r.writeMs, replyMs: r.replyMs, totalMs: now() - start },
     }
     const more = i < servers.length - 1
     if (r.verdict.code === 'Z' && failoverOn === 'connect-or-Z' && more && !oneShot) {
