@@ -1,14 +1,7 @@
 import type { Readable, Writable } from 'node:stream'
 import { QmqpLimitError, QmqpProtocolError, type RequestStage } from './errors.js'
 import { NetstringDecoder } from './netstring-decoder.js'
-import {
-  COMMA,
-  encodeNetstring,
-  netstringPrefix,
-  netstringSize,
-  pipeExactly,
-  writeChunk,
-} from './netstring-encoder.js'
+import { COMMA, netstringPrefix, netstringSize, pipeExactly, writeChunk } from './netstring-encoder.js'
 import { isMessageBody, type MessageBody } from './message-body.js'
 
 /** One QMQP request: a message, its envelope sender and zero or more recipients. */
@@ -375,8 +368,6 @@ export interface RequestInput {
   recipients: ReadonlyArray<Buffer | string>
 }
 
-const bytesOf = (v: Buffer | string): Buffer => (typeof v === 'string' ? Buffer.from(v, 'utf8') : v)
-
 /** Size of a message source in bytes. */
 export function messageSize(m: MessageSource): number {
   if (typeof m === 'string') return Buffer.byteLength(m, 'utf8')
@@ -384,16 +375,76 @@ export function messageSize(m: MessageSource): number {
   return m.size
 }
 
+/** Decimal digits of a non-negative safe integer. */
+function digitCount(n: number): number {
+  let d = 1
+  while (n >= 10) {
+    n = Math.floor(n / 10)
+    d++
+  }
+  return d
+}
+
+/** Writes `<n>:` at `at` (n has `width` digits); returns the offset after the ':'. */
+function putPrefix(buf: Buffer, at: number, n: number, width: number): number {
+  for (let i = at + width - 1; i >= at; i--) {
+    buf[i] = 0x30 + (n % 10)
+    n = Math.floor(n / 10)
+  }
+  buf[at + width] = 0x3a
+  return at + width + 1
+}
+
+const byteLengthOf = (v: Buffer | string): number =>
+  typeof v === 'string' ? Buffer.byteLength(v, 'utf8') : v.length
+
+/** Writes `<len>:<bytes>,` at `at`; returns the offset after the ','. */
+function putNetstring(buf: Buffer, at: number, v: Buffer | string, length: number): number {
+  at = putPrefix(buf, at, length, digitCount(length))
+  if (typeof v === 'string') buf.write(v, at, length, 'utf8')
+  else v.copy(buf, at)
+  buf[at + length] = 0x2c
+  return at + length + 1
+}
+
+/** Byte lengths of the sender and the recipients, and the size of their netstrings with the final comma. */
+function measureEnvelope(
+  sender: Buffer | string,
+  recipients: ReadonlyArray<Buffer | string>,
+): { lengths: number[]; size: number } {
+  const lengths: number[] = new Array(recipients.length + 1)
+  let size = 1
+  for (let i = 0; i <= recipients.length; i++) {
+    const n = byteLengthOf(i === 0 ? sender : recipients[i - 1]!)
+    lengths[i] = n
+    size += netstringSize(n)
+  }
+  return { lengths, size }
+}
+
+/** Writes the sender, the recipients and the final comma at `at`; returns the offset after them. */
+function putEnvelope(
+  buf: Buffer,
+  at: number,
+  sender: Buffer | string,
+  recipients: ReadonlyArray<Buffer | string>,
+  lengths: number[],
+): number {
+  at = putNetstring(buf, at, sender, lengths[0]!)
+  for (let i = 0; i < recipients.length; i++) at = putNetstring(buf, at, recipients[i]!, lengths[i + 1]!)
+  buf[at] = 0x2c
+  return at + 1
+}
+
 /** The envelope part after the message: sender netstring, recipient netstrings, the final comma. */
 export function encodeEnvelopeTail(
   sender: Buffer | string,
   recipients: ReadonlyArray<Buffer | string>,
 ): Buffer {
-  return Buffer.concat([
-    encodeNetstring(bytesOf(sender)),
-    ...recipients.map(r => encodeNetstring(bytesOf(r))),
-    COMMA,
-  ])
+  const { lengths, size } = measureEnvelope(sender, recipients)
+  const buf = Buffer.allocUnsafe(size)
+  putEnvelope(buf, 0, sender, recipients, lengths)
+  return buf
 }
 
 /** The bytes before the message: outer length prefix and message length prefix. */
@@ -402,15 +453,22 @@ export function requestHead(messageLength: number, tailLength: number): Buffer {
   return Buffer.concat([netstringPrefix(inner), netstringPrefix(messageLength)])
 }
 
-/** A whole request in one Buffer (for small messages, tests and fixtures). */
+/** A whole request in one Buffer (for small messages, tests and fixtures), in one allocation. */
 export function encodeRequest(req: {
   message: Buffer | string
   sender: Buffer | string
   recipients: ReadonlyArray<Buffer | string>
 }): Buffer {
-  const message = bytesOf(req.message)
-  const tail = encodeEnvelopeTail(req.sender, req.recipients)
-  return Buffer.concat([requestHead(message.length, tail.length), message, COMMA, tail])
+  const m = req.message
+  const messageLength = byteLengthOf(m)
+  const { lengths, size: tailSize } = measureEnvelope(req.sender, req.recipients)
+  const inner = netstringSize(messageLength) + tailSize - 1 // the tail includes the outer comma
+  const innerDigits = digitCount(inner)
+  const buf = Buffer.allocUnsafe(innerDigits + inner + 2)
+  let at = putPrefix(buf, 0, inner, innerDigits)
+  at = putNetstring(buf, at, m, messageLength)
+  putEnvelope(buf, at, req.sender, req.recipients, lengths)
+  return buf
 }
 
 /**
@@ -419,15 +477,15 @@ export function encodeRequest(req: {
  * count other than its declared size. Resolves once the last byte was handed to `out`.
  */
 export async function writeRequest(out: Writable, req: RequestInput): Promise<void> {
-  const size = messageSize(req.message)
-  const tail = encodeEnvelopeTail(req.sender, req.recipients)
-  const head = requestHead(size, tail.length)
   const m = req.message
   if (typeof m === 'string' || Buffer.isBuffer(m)) {
-    const w = writeChunk(out, Buffer.concat([head, bytesOf(m), COMMA, tail]))
+    const w = writeChunk(out, encodeRequest({ message: m, sender: req.sender, recipients: req.recipients }))
     if (w) await w
     return
   }
+  const size = messageSize(m)
+  const tail = encodeEnvelopeTail(req.sender, req.recipients)
+  const head = requestHead(size, tail.length)
   let w = writeChunk(out, head)
   if (w) await w
   await pipeExactly(isMessageBody(m) ? m.stream() : m.stream, out, size)
