@@ -8,7 +8,7 @@ import {
 } from './config.js'
 import { HeaderBlock, type HeaderField } from './header-block.js'
 import { readHeader } from './header-reader.js'
-import { receivedLine } from './received-line.js'
+import { receivedLine, type ReceivedFacts } from './received-line.js'
 import { SplicedBody } from './spliced-body.js'
 import { instanceIdProblem, listIdProblem, mailClassProblem, parseDkim } from './validate.js'
 import { parseVerpSender, type VerpSender } from './verp.js'
@@ -74,13 +74,20 @@ export async function applyGreenArrow(
 
   /** The first field of that name; a second one is noted and ignored. */
   const single = (name: string): HeaderField | undefined => {
-    const all = headers.fields.filter(f => f.is(name))
-    if (all.length > 1)
+    const lower = name.toLowerCase()
+    let first: HeaderField | undefined
+    let count = 0
+    for (const f of headers.fields)
+      if (f.lowerName === lower) {
+        first ??= f
+        count++
+      }
+    if (count > 1)
       problems.push({
         check: 'duplicateHeader',
-        message: `${all.length} ${name} headers; the first one counts`,
+        message: `${count} ${name} headers; the first one counts`,
       })
-    return all[0]
+    return first
   }
 
   const metadata: GreenArrowDetails = {
@@ -160,26 +167,14 @@ export async function applyGreenArrow(
   }
 
   // Every X-GreenArrow-* header goes, in both modes; X-Virtual-MTA only when configured.
-  headers.remove(f => f.name.toLowerCase().startsWith(GREENARROW_PREFIX))
+  if (headers.fields.some(isGreenArrowField)) headers.remove(isGreenArrowField)
   if (config.stripXVirtualMta) headers.remove('X-Virtual-MTA')
   if (simpleMh) await config.hooks?.modify?.(headers)
 
   const hide = config.honourReceivedHide && env.has('GREENARROW_SMTP_RECEIVED_HIDE')
   const received_ = hide
     ? Buffer.alloc(0)
-    : receivedLine(config.receivedFormat, {
-        ...definedFacts({
-          remoteHost: env.get('TCPREMOTEHOST') ?? connection.remoteHost,
-          remoteInfo: env.get('TCPREMOTEINFO') ?? connection.remoteInfo,
-          remoteIp: env.get('TCPREMOTEIP') ?? connection.remoteIp,
-          localHost: env.get('TCPLOCALHOST'),
-          localIp: env.get('TCPLOCALIP') ?? connection.localIp,
-          recipients: extras.recipients,
-        }),
-        me: config.me,
-        date: now,
-        id: extras.queueId ?? connection.id,
-      })
+    : receivedLine(config.receivedFormat, receivedFacts(env, connection, config, now, extras))
   const delivered = new SplicedBody(Buffer.concat([received_, headers.toBuffer()]), received, scan.end)
 
   const verdict = policyVerdict(config, failed)
@@ -188,6 +183,7 @@ export async function applyGreenArrow(
 
 /** The refusal the policies ask for: a D before any Z (a permanent answer is final), else the first Z, in GREENARROW_CHECKS order. */
 function policyVerdict(config: GreenArrowConfig, failed: GreenArrowCheck[]): Verdict | undefined {
+  if (failed.length === 0) return undefined
   let found: Verdict | undefined
   for (const check of GREENARROW_CHECKS.filter(c => failed.includes(c))) {
     const policy = config.policies[check]
@@ -198,9 +194,28 @@ function policyVerdict(config: GreenArrowConfig, failed: GreenArrowCheck[]): Ver
   return found
 }
 
-/** Drops the keys whose value is undefined (exactOptionalPropertyTypes). */
-function definedFacts<T extends object>(facts: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(facts).filter(([, v]) => v !== undefined)) as {
-    [K in keyof T]?: Exclude<T[K], undefined>
-  }
+const isGreenArrowField = (f: HeaderField): boolean => f.lowerName.startsWith(GREENARROW_PREFIX)
+
+/** The Received line's facts: the environment's, else the connection's; unknown ones left out. */
+function receivedFacts(
+  env: Map<string, Buffer>,
+  connection: ConnectionInfo,
+  config: GreenArrowConfig,
+  now: Date,
+  extras: GreenArrowExtras,
+): ReceivedFacts {
+  const facts: ReceivedFacts = { me: config.me, date: now, id: extras.queueId ?? connection.id }
+  const remoteHost = env.get('TCPREMOTEHOST') ?? connection.remoteHost
+  const remoteInfo = env.get('TCPREMOTEINFO') ?? connection.remoteInfo
+  const remoteIp = env.get('TCPREMOTEIP') ?? connection.remoteIp
+  const localHost = env.get('TCPLOCALHOST')
+  const localIp = env.get('TCPLOCALIP') ?? connection.localIp
+  // exactOptionalPropertyTypes: a fact not known is absent, never undefined.
+  if (remoteHost !== undefined) facts.remoteHost = remoteHost
+  if (remoteInfo !== undefined) facts.remoteInfo = remoteInfo
+  if (remoteIp !== undefined) facts.remoteIp = remoteIp
+  if (localHost !== undefined) facts.localHost = localHost
+  if (localIp !== undefined) facts.localIp = localIp
+  if (extras.recipients !== undefined) facts.recipients = extras.recipients
+  return facts
 }

@@ -20,6 +20,8 @@ export class HeaderField {
   /** The whole field: first line, continuation lines, line ends. */
   readonly raw: Buffer
   readonly #colon: number
+  /** The name in lower case, made when first compared. */
+  #lower: string | undefined
 
   constructor(raw: Buffer) {
     const colon = fieldColon(raw, 0, raw.length)
@@ -43,7 +45,12 @@ export class HeaderField {
 
   /** True when this field's name is `name`, ignoring case. */
   is(name: string): boolean {
-    return this.name.toLowerCase() === name.toLowerCase()
+    return (this.#lower ??= this.name.toLowerCase()) === name.toLowerCase()
+  }
+
+  /** The name in lower case. */
+  get lowerName(): string {
+    return (this.#lower ??= this.name.toLowerCase())
   }
 }
 

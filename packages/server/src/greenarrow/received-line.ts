@@ -43,24 +43,48 @@ const two = (n: number): string => String(n).padStart(2, '0')
  * every other byte becomes `?`.
  */
 export function qmailSafe(value: Text): Buffer {
-  const src = bytes(value)
-  const out = Buffer.allocUnsafe(src.length)
-  for (let i = 0; i < src.length; i++) {
-    const c = src[i]!
-    const safe =
-      (c >= 0x61 && c <= 0x7a) ||
-      (c >= 0x41 && c <= 0x5a) ||
-      (c >= 0x30 && c <= 0x39) ||
-      '.@%+/=:-[]'.includes(String.fromCharCode(c))
-    out[i] = safe ? c : 0x3f
+  return Buffer.from(qmailSafeText(value), 'latin1')
+}
+
+/** The bytes qmail's filter lets through, one flag per byte value. */
+const SAFE = new Uint8Array(256)
+for (let c = 0; c < 256; c++)
+  SAFE[c] =
+    (c >= 0x61 && c <= 0x7a) ||
+    (c >= 0x41 && c <= 0x5a) ||
+    (c >= 0x30 && c <= 0x39) ||
+    '.@%+/=:-[]'.includes(String.fromCharCode(c))
+      ? 1
+      : 0
+
+/** qmailSafe as latin1 text (one character per byte), so the line is built as one string. */
+function qmailSafeText(value: Text): string {
+  if (typeof value === 'string') {
+    let i = 0
+    while (i < value.length && value.charCodeAt(i) < 256 && SAFE[value.charCodeAt(i)]) i++
+    if (i === value.length) return value // the common case: nothing to replace
+    return qmailSafeText(Buffer.from(value, 'latin1'))
   }
-  return out
+  let out = ''
+  let from = 0
+  for (let i = 0; i < value.length; i++) {
+    if (SAFE[value[i]!]) continue
+    out += value.toString('latin1', from, i) + '?'
+    from = i + 1
+  }
+  return out + value.toString('latin1', from)
 }
 
 /** qmail's date822fmt: `4 Dec 2026 15:41:30 -0000` (UTC, day without a leading zero, no weekday). */
 export function qmailDate(date: Date): string {
-  return `${date.getUTCDate()} ${MONTHS[date.getUTCMonth()]} ${date.getUTCFullYear()} ${two(date.getUTCHours())}:${two(date.getUTCMinutes())}:${two(date.getUTCSeconds())} -0000`
+  // Messages arrive many to a second: the text of the last second is kept.
+  const second = Math.floor(date.getTime() / 1000)
+  if (second === lastSecond && lastDateText !== '') return lastDateText
+  lastSecond = second
+  return (lastDateText = `${date.getUTCDate()} ${MONTHS[date.getUTCMonth()]} ${date.getUTCFullYear()} ${two(date.getUTCHours())}:${two(date.getUTCMinutes())}:${two(date.getUTCSeconds())} -0000`)
 }
+let lastSecond = NaN
+let lastDateText = ''
 
 /** Postfix's mail_date in UTC: `Fri,  4 Dec 2026 15:41:30 +0000 (UTC)` (day padded with a space). */
 export function postfixDate(date: Date): string {
@@ -72,15 +96,12 @@ export function postfixDate(date: Date): string {
 export function receivedLine(format: ReceivedFormat, facts: ReceivedFacts): Buffer {
   if (format === 'postfix') return postfixReceived(facts)
   const local = format === 'greenarrow' ? facts.me : (facts.localHost ?? facts.localIp ?? 'unknown')
-  const parts: Buffer[] = [
-    Buffer.from('Received: from '),
-    qmailSafe(facts.remoteHost ?? 'unknown'),
-    Buffer.from(' ('),
-  ]
-  if (facts.remoteInfo !== undefined) parts.push(qmailSafe(facts.remoteInfo), Buffer.from('@'))
-  parts.push(qmailSafe(facts.remoteIp ?? 'unknown'), Buffer.from(')\n  by '), qmailSafe(local))
-  parts.push(Buffer.from(` with QMQP; ${qmailDate(facts.date)}\n`))
-  return Buffer.concat(parts)
+  // Every piece is latin1 text, one character per byte: the line is one string, then one Buffer.
+  const info = facts.remoteInfo !== undefined ? `${qmailSafeText(facts.remoteInfo)}@` : ''
+  return Buffer.from(
+    `Received: from ${qmailSafeText(facts.remoteHost ?? 'unknown')} (${info}${qmailSafeText(facts.remoteIp ?? 'unknown')})\n  by ${qmailSafeText(local)} with QMQP; ${qmailDate(facts.date)}\n`,
+    'latin1',
+  )
 }
 
 function postfixReceived(facts: ReceivedFacts): Buffer {
