@@ -1,8 +1,10 @@
+import { statSync } from 'node:fs'
+import { join } from 'node:path'
 import { envFromObject } from '@qmqpkit/classic'
 import { send as qmqpSend, type MessageSource, type Verdict } from '@qmqpkit/qmqp'
 import { formatServer, parseServerLine, QMQP_PORT, readQmqpServers, type QmqpServer } from './control.js'
 import { ClientRejectedError, ClientUsageError } from './errors.js'
-import { clientHome } from './home.js'
+import { clientHome, DEFAULT_CLIENT_HOME } from './home.js'
 import { readInjectControl } from './inject/control-files.js'
 import { prepareMessage } from './inject/prepare.js'
 
@@ -71,7 +73,7 @@ export async function send(
   const recipients = envelope.recipients.map(toBuffer)
   if (recipients.length === 0 && options.allowNoRecipients !== true)
     throw new ClientUsageError('no recipients')
-  const servers = resolveServers(options)
+  const servers = serverList(options)
   const result = await qmqpSend(
     { message, sender, recipients },
     {
@@ -112,17 +114,68 @@ async function sendPrepared(message: MessageInput, options: SendOptions): Promis
 
 /** The server list of a send: the explicit one, else the client home's `qmqpservers`. */
 export function resolveServers(options: Pick<SendOptions, 'servers' | 'home' | 'env'>): string[] {
-  if (options.servers !== undefined) {
-    if (options.servers.length === 0) throw new ClientUsageError('no servers given')
-    return options.servers.map(s => {
-      if (typeof s !== 'string') return formatServer(s)
-      const parsed = parseServerLine(s.trim())
-      if (parsed === undefined) throw new ClientUsageError(`not a server: ${s}`)
-      return formatServer(parsed)
-    })
+  return serverList(options).slice()
+}
+
+/** resolveServers() without the copy (the list may be cached: never change it). */
+function serverList(options: Pick<SendOptions, 'servers' | 'home' | 'env'>): readonly string[] {
+  const given = options.servers
+  if (given !== undefined) {
+    if (given.length === 0) throw new ClientUsageError('no servers given')
+    const out: string[] = new Array(given.length)
+    for (let i = 0; i < given.length; i++) {
+      const s = given[i]!
+      out[i] = typeof s === 'string' ? serverOfLine(s) : formatServer(s)
+    }
+    return out
   }
-  const home = options.home ?? clientHome(options.env ?? envFromObject(process.env))
-  return readQmqpServers(home).map(formatServer)
+  const home =
+    options.home ??
+    (options.env !== undefined
+      ? clientHome(options.env)
+      : process.env.QMQPKIT_CLIENT_HOME || DEFAULT_CLIENT_HOME)
+  return homeServers(home)
+}
+
+/** Server lines given as strings, parsed and formatted: a sender gives the same few every time. */
+const givenLines = new Map<string, string>()
+
+function serverOfLine(line: string): string {
+  let formatted = givenLines.get(line)
+  if (formatted === undefined) {
+    const parsed = parseServerLine(line.trim())
+    if (parsed === undefined) throw new ClientUsageError(`not a server: ${line}`)
+    formatted = formatServer(parsed)
+    if (givenLines.size >= 256) givenLines.clear()
+    givenLines.set(line, formatted)
+  }
+  return formatted
+}
+
+/**
+ * `HOME/control/qmqpservers`, read again only when the file changed (its inode, size, or
+ * modification or change time in nanoseconds): one stat per send instead of a read and a parse.
+ */
+const homeCache = new Map<string, { stamp: string; servers: readonly string[] }>()
+
+function homeServers(home: string): readonly string[] {
+  const path = join(home, 'control', 'qmqpservers')
+  let stamp: string | undefined
+  try {
+    const st = statSync(path, { bigint: true, throwIfNoEntry: false })
+    if (st !== undefined) stamp = `${st.ino} ${st.size} ${st.mtimeNs} ${st.ctimeNs}`
+  } catch {
+    // Let the read report it.
+  }
+  const cached = homeCache.get(home)
+  if (stamp !== undefined && cached !== undefined && cached.stamp === stamp) return cached.servers
+  const servers = Object.freeze(readQmqpServers(home).map(formatServer))
+  if (stamp === undefined) homeCache.delete(home)
+  else {
+    if (homeCache.size >= 64) homeCache.clear()
+    homeCache.set(home, { stamp, servers })
+  }
+  return servers
 }
 
 function toBuffer(value: Buffer | string): Buffer {

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs'
+import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { ClientConfigError, ClientRejectedError, ClientUsageError } from '../src/errors.js'
@@ -79,6 +79,27 @@ t.test('servers come from the client home unless given', async t => {
   t.equal(srv.received.length, 2)
   writeFileSync(join(home, 'control/qmqpservers'), '\n')
   await t.rejects(send('m\n', envelope, { home }), ClientConfigError)
+})
+
+t.test('a qmqpservers file read before is read again once it changed, even at the same size', async t => {
+  const a = await recordingServer()
+  t.teardown(a.close)
+  const b = await recordingServer()
+  t.teardown(b.close)
+  // Same length, so only the content and the file times tell the two versions apart.
+  const line = (port: number) => `127.0.0.1:${String(port).padStart(5, '0')}\n`
+  const home = t.testdir({ control: { qmqpservers: line(a.port) } })
+  const path = join(home, 'control/qmqpservers')
+  t.equal((await send('m\n', envelope, { home })).server, `127.0.0.1:${a.port}`)
+  t.equal((await send('m\n', envelope, { home })).server, `127.0.0.1:${a.port}`)
+  writeFileSync(path, line(b.port))
+  t.equal((await send('m\n', envelope, { home })).server, `127.0.0.1:${b.port}`)
+  t.same([a.received.length, b.received.length], [2, 1])
+  const list = resolveServers({ home })
+  list.push('changed by the caller')
+  t.same(resolveServers({ home }), [`127.0.0.1:${b.port}`], 'a caller cannot change the list read')
+  rmSync(path)
+  await t.rejects(send('m\n', envelope, { home }), { name: 'ClientConfigError', message: /does not exist/ })
 })
 
 t.test('misuse is a permanent error', async t => {
