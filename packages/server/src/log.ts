@@ -167,9 +167,24 @@ export class QmqpdLog implements LogSink {
     this.#text('error', msg, obj)
   }
 
+  /**
+   * A per-connection or per-message line in pino's JSON, written here: the same bytes pino
+   * writes for an info line with `base: { pid }` (level, time, pid, the fields in order with
+   * the undefined ones left out, msg), without pino's generic serialiser on the busiest path.
+   */
+  #infoJson(event: string, fields: object): void {
+    if (!this.#pino.isLevelEnabled('info')) return
+    let line = `{"level":30,"time":${Date.now()},"pid":${process.pid},"event":"${event}"`
+    for (const key in fields) {
+      const value = (fields as Record<string, unknown>)[key]
+      if (value !== undefined) line += `,"${key}":${JSON.stringify(value)}`
+    }
+    this.#out.write(`${line},"msg":"${event}"}\n`)
+  }
+
   /** The one line per connection. */
   connection(c: ConnectionLine): void {
-    if (this.#format === 'json') return this.#pino.info({ event: 'connection', ...c }, 'connection')
+    if (this.#format === 'json') return this.#infoJson('connection', c)
     const status = c.verdict === 'deny' ? 'deny' : c.verdict === 'error' ? 'drop' : 'ok'
     this.#line(
       'info',
@@ -180,7 +195,7 @@ export class QmqpdLog implements LogSink {
 
   /** The one line per message. */
   message(m: MessageLine): void {
-    if (this.#format === 'json') return this.#pino.info({ event: 'message', ...m }, 'message')
+    if (this.#format === 'json') return this.#infoJson('message', m)
     this.#line(
       'info',
       `qmqpd: msg ${m.id} conn ${m.conn} from <${m.sender}> rcpt ${m.recipients} bytes ${m.bytes} ` +
