@@ -245,6 +245,12 @@ function target(spec: string, port: number): Target {
   return t
 }
 
+/**
+ * Where replies are read. Shared: each read is decoded before the next one can arrive, and the
+ * decoder copies the bytes it keeps. A longer reply arrives in several reads.
+ */
+const readBuffer = Buffer.allocUnsafe(16 * 1024)
+
 /** Requests up to this size are written as one Buffer; larger ones as head, message and tail. */
 const ONE_BUFFER_BYTES = 64 * 1024
 
@@ -277,6 +283,8 @@ type Answer =
       connectMs: number
       writeMs: number
       replyMs: number
+      /** When the reply was complete. */
+      tEnd: number
     }
 
 /**
@@ -290,17 +298,22 @@ function attempt(
   wire: Wire,
   connectTimeoutMs: number,
   timeoutMs: number,
+  t0: number,
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const server = addr.spec
-    const t0 = now()
     let tConnected = 0
     let tWritten: number | undefined
     let connected = false
     let done = false
     let remoteAddress = addr.host
     let replies: ReplyDecoder | undefined
-    const socket = net.connect({ host: addr.host, port: addr.port, allowHalfOpen: true })
+    const socket = net.connect({
+      host: addr.host,
+      port: addr.port,
+      allowHalfOpen: true,
+      onread: { buffer: readBuffer, callback: (length, buf) => onRead(length, buf as Buffer) },
+    })
     socket.setTimeout(connectTimeoutMs)
     const fail = (err: QmqpError) => {
       if (done) return
@@ -326,7 +339,7 @@ function attempt(
     })
     socket.on('error', (err: NodeJS.ErrnoException) => {
       if (done) return
-      // A reset while writing may follow a reply already read; 'data' runs first, so `done` is set.
+      // A reset while writing may follow a reply already read; the read callback runs first, so `done` is set.
       fail(
         connected
           ? new QmqpConnectionError(server, `connection to ${server} failed: ${err.code ?? err.message}`, {
@@ -352,15 +365,18 @@ function attempt(
     }
     socket.on('end', noReply)
     socket.on('close', noReply)
-    socket.on('data', (chunk: Buffer) => {
-      if (done) return
+    // The reply is read into a shared buffer (the decoder copies what it keeps): no Buffer and no
+    // 'data' event per read.
+    const onRead = (length: number, buf: Buffer): boolean => {
+      if (done) return false
       let verdict: Verdict | undefined
       try {
-        verdict = (replies ??= new ReplyDecoder()).push(chunk)
+        verdict = (replies ??= new ReplyDecoder()).push(buf.subarray(0, length))
       } catch (err) {
-        return fail(new QmqpReplyError('bad-reply', server, `${server}: ${(err as Error).message}`))
+        fail(new QmqpReplyError('bad-reply', server, `${server}: ${(err as Error).message}`))
+        return false
       }
-      if (verdict === undefined) return
+      if (verdict === undefined) return true
       done = true
       socket.destroy()
       const tEnd = now()
@@ -371,8 +387,10 @@ function attempt(
         connectMs: tConnected - t0,
         writeMs: (tWritten ?? tEnd) - tConnected,
         replyMs: tWritten === undefined ? 0 : tEnd - tWritten,
+        tEnd,
       })
-    })
+      return false
+    }
     socket.once('connect', () => {
       connected = true
       tConnected = now()
@@ -444,7 +462,14 @@ export async function send(request: SendRequest, options: SendOptions): Promise<
     const addr = servers[i]!
     let r: Answer
     try {
-      r = await attempt(addr, req, (wire ??= wireOf(req)), connectTimeoutMs, timeoutMs)
+      r = await attempt(
+        addr,
+        req,
+        (wire ??= wireOf(req)),
+        connectTimeoutMs,
+        timeoutMs,
+        i === 0 ? start : now(),
+      )
     } catch (err) {
       if (err instanceof QmqpError) attempts.push({ server: addr.spec, error: err })
       throw err
@@ -461,7 +486,7 @@ export async function send(request: SendRequest, options: SendOptions): Promise<
       remoteAddress: r.remoteAddress,
       remotePort: r.remotePort,
       attempts,
-      timings: { connectMs: r.connectMs, writeMs: r.writeMs, replyMs: r.replyMs, totalMs: now() - start },
+      timings: { connectMs: r.connectMs, writeMs: r.writeMs, replyMs: r.replyMs, totalMs: r.tEnd - start },
     }
     const more = i < servers.length - 1
     if (r.verdict.code === 'Z' && failoverOn === 'connect-or-Z' && more && !oneShot) {

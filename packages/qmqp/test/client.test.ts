@@ -227,6 +227,27 @@ t.test('no reply, a garbled reply, a reset', async t => {
   t.same((await send(msg, { servers: [early] })).verdict, { code: 'K', text: 'before you asked' })
 })
 
+t.test('a reply in pieces, and one longer than a read, is put together', async t => {
+  const text = 'queued '.repeat(6000) // about 42 KB: several reads
+  const reply = encodeReply({ code: 'K', text })
+  // The reply leaves in pieces some milliseconds apart, so that the client reads each one alone.
+  const cuts = [0, 1, 3, 4, 9000, 20000, 33000, reply.length]
+  const slow = await listener(t, s =>
+    s.once('data', async () => {
+      for (let i = 1; i < cuts.length; i++) {
+        s.write(reply.subarray(cuts[i - 1], cuts[i]))
+        await new Promise(resolve => setTimeout(resolve, 5))
+      }
+      s.end()
+    }),
+  )
+  const [first, second] = await Promise.all([send(msg, { servers: [slow] }), send(msg, { servers: [slow] })])
+  t.same(first.verdict, { code: 'K', text })
+  t.same(second.verdict, { code: 'K', text }, 'two replies read at once do not mix')
+  t.equal(first.remoteAddress, '127.0.0.1')
+  t.equal(first.remotePort, Number(slow.split(':')[1]))
+})
+
 t.test('a size refusal sent before the body is read is taken, and the write stops', async t => {
   const { spec, got } = await qmqpServer(t, { code: 'K', text: 'ok' }, { limits: { maxMessageBytes: 1000 } })
   const r = await send({ ...msg, message: Buffer.alloc(8 * 1024 * 1024, 0x61) }, { servers: [spec] })
