@@ -31,11 +31,11 @@ export function layoutTables(
     pos += counts[t]! * 16
   }
   // Records in arrival order: each table then receives its own records in arrival order,
-  // which is the order cdb_make places them in. A slot whose position is 0 is free. Positions
-  // and hashes live in separate arrays so that probing (which can be long when keys cluster)
-  // scans 4 bytes per slot.
+  // which is the order cdb_make places them in. A slot whose position is 0 is free. Probing
+  // (which can be long when keys cluster) scans a position-only array, 4 bytes per slot; the
+  // (hash, position) words of the tables are written as each record finds its slot.
   const slotPos = new Uint32Array(count * 2)
-  const slotHash = new Uint32Array(count * 2)
+  const words = new Uint32Array(count * 4)
   for (let r = 0; r < count; r++) {
     const h = hashes[r]!
     const t = h & 255
@@ -44,13 +44,10 @@ export function layoutTables(
     const end = b0 + slots
     let idx = b0 + ((h >>> 8) % slots)
     while (slotPos[idx] !== 0) if (++idx === end) idx = b0
-    slotPos[idx] = positions[r]!
-    slotHash[idx] = h
-  }
-  const words = new Uint32Array(count * 4)
-  for (let i = 0, j = 0; i < count * 2; i++, j += 2) {
-    words[j] = slotHash[i]!
-    words[j + 1] = slotPos[i]!
+    const p = positions[r]!
+    slotPos[idx] = p
+    words[idx * 2] = h
+    words[idx * 2 + 1] = p
   }
   return { header, tables: littleEndian(words) }
 }
