@@ -1,5 +1,9 @@
 import { buildCdb } from '@qmqpkit/cdb'
-import { encodeData, sameBytes, scanKeys, scanLines, type ParseOptions } from './parse.js'
+import { encodeData, scanKeys, scanLines, type ParseOptions } from './parse.js'
+
+const RECENT_VALUES = 16
+const DENY_DATA = Buffer.from('D\0', 'latin1')
+const EMPTY = Buffer.alloc(0)
 
 /** Where compiled records go: whole keys, or (the usual case) a key that is a range of the input. */
 export interface RecordSink {
@@ -21,26 +25,35 @@ export function forEachRecord(
 ): void {
   const add = typeof sink === 'function' ? sink : sink.add.bind(sink)
   const addRange = typeof sink === 'function' || !sink.addRange ? undefined : sink.addRange.bind(sink)
-  // Large files repeat the same instructions line after line: encode them once.
-  let lastStart = -1
-  let lastLength = -1
-  let lastDeny = false
-  let lastData: Buffer = Buffer.alloc(0)
+  // Large files repeat the same few instruction texts: each distinct one is encoded once and
+  // found again among the recent ones (compared from the end, where such texts usually differ).
+  const recent: Array<{ start: number; length: number; deny: boolean; data: Buffer }> = []
+  let replace = 0
   scanLines(text, options.dialect ?? 'ipv4', (scan, buf) => {
     const length = scan.end - scan.instructions
-    let data: Buffer
-    if (
-      length === lastLength &&
-      scan.deny === lastDeny &&
-      sameBytes(buf, scan.instructions, lastStart, length)
-    ) {
-      data = lastData
-    } else {
-      data = encodeData(buf, scan)
-      lastStart = scan.instructions
-      lastLength = length
-      lastDeny = scan.deny
-      lastData = data
+    let data: Buffer | undefined
+    if (length === 0) data = scan.deny ? DENY_DATA : EMPTY
+    else {
+      const at = scan.instructions
+      for (let r = 0; r < recent.length; r++) {
+        const e = recent[r]!
+        if (e.length !== length || e.deny !== scan.deny) continue
+        let i = length - 1
+        while (i >= 0 && buf[at + i] === buf[e.start + i]) i--
+        if (i < 0) {
+          data = e.data
+          break
+        }
+      }
+      if (data === undefined) {
+        data = encodeData(buf, scan)
+        const entry = { start: at, length, deny: scan.deny, data }
+        if (recent.length < RECENT_VALUES) recent.push(entry)
+        else {
+          recent[replace] = entry
+          replace = (replace + 1) % RECENT_VALUES
+        }
+      }
     }
     if (scan.range) {
       for (const key of scanKeys(buf, scan)) add(key, data)
