@@ -64,18 +64,13 @@ function startsWithAt(buf: Buffer, at: number, end: number, word: Buffer): boole
 }
 
 /**
- * Where the address ends. ucspi-tcp takes the first colon. ucspi-tcp-ipv6 takes the first
- * colon that is followed by `allow` or `deny`; where there is none it never returns (a known
- * defect), and we end as the IPv4 tool does for that line instead.
+ * Where an ucspi-tcp-ipv6 address ends, given its line's first colon: the first colon that is
+ * followed by `allow` or `deny`. Where there is none the original never returns (a known
+ * defect); we end as the IPv4 tool does for that line instead (the first colon).
  */
-function findSeparator(buf: Buffer, start: number, end: number, dialect: Dialect): number {
-  let first = start
-  while (first < end && buf[first] !== COLON) first++
-  if (first === end) return -1
-  if (dialect === 'ipv6') {
-    for (let c = first; c >= 0 && c < end; c = buf.indexOf(COLON, c + 1)) {
-      if (startsWithAt(buf, c + 1, end, DENY) || startsWithAt(buf, c + 1, end, ALLOW)) return c
-    }
+function findSeparator(buf: Buffer, first: number, end: number): number {
+  for (let c = first; c >= 0 && c < end; c = buf.indexOf(COLON, c + 1)) {
+    if (startsWithAt(buf, c + 1, end, DENY) || startsWithAt(buf, c + 1, end, ALLOW)) return c
   }
   return first
 }
@@ -114,40 +109,81 @@ function syntaxError(
  */
 export function scanLines(buf: Buffer, dialect: Dialect, visit: LineVisitor, ignored?: IgnoredVisitor): void {
   const scan: LineScan = { line: 0, start: 0, end: 0, colon: 0, deny: false, instructions: 0, range: false }
+  const length = buf.length
   let pos = 0
   let line = 0
-  while (pos < buf.length) {
+  while (pos < length) {
     line++
-    const nl = buf.indexOf(LF, pos)
     const start = pos
-    const next = nl < 0 ? buf.length : nl + 1
-    pos = next
+    const first = buf[start]
     // Only column 1 makes a comment; a line that is just LF is skipped before any stripping.
-    if (buf[start] === HASH) {
-      ignored?.(line, start, next, 'comment')
+    if (first === HASH) {
+      const nl = buf.indexOf(LF, start)
+      pos = nl < 0 ? length : nl + 1
+      ignored?.(line, start, pos, 'comment')
       continue
     }
-    if (buf[start] === LF) {
+    if (first === LF) {
+      pos = start + 1
       ignored?.(line, start, start, 'empty')
       continue
     }
+    // The address up to the first colon (or the end of the line), noting what makes a range.
+    let i = start
+    let c = 0
+    let dash = false
+    let plain = true
+    while (i < length) {
+      c = buf[i]!
+      if (c === COLON || c === LF) break
+      if (c === 0x2d) dash = true
+      else if (c === EQUALS || c === 0x40) plain = false
+      i++
+    }
+    const nl = i === length || c === LF ? i : buf.indexOf(LF, i)
+    const next = nl < 0 || nl === length ? length : nl + 1
+    pos = next
+    // Trailing LF, blanks and tabs go (never a colon, so the first colon stays within the line).
     let end = next
     while (end > start) {
       const ch = buf[end - 1]
       if (ch !== LF && ch !== SPACE && ch !== TAB) break
       end--
     }
-    const colon = findSeparator(buf, start, end, dialect)
-    if (colon < 0) {
+    if (i === length || c === LF) {
       ignored?.(line, start, end, end === start ? 'empty' : 'no-colon')
       continue
     }
+    let colon = i
+    if (dialect === 'ipv6') {
+      colon = findSeparator(buf, i, end)
+      if (colon !== i) {
+        for (let j = i; j < colon; j++) {
+          const d = buf[j]
+          if (d === 0x2d) dash = true
+          else if (d === EQUALS || d === 0x40) plain = false
+        }
+      }
+    }
     let x = colon + 1
     let deny = false
-    if (startsWithAt(buf, x, end, DENY)) {
+    if (
+      x + 4 <= end &&
+      buf[x] === 0x64 &&
+      buf[x + 1] === 0x65 &&
+      buf[x + 2] === 0x6e &&
+      buf[x + 3] === 0x79
+    ) {
       deny = true
       x += 4
-    } else if (startsWithAt(buf, x, end, ALLOW)) {
+    } else if (
+      x + 5 <= end &&
+      buf[x] === 0x61 &&
+      buf[x + 1] === 0x6c &&
+      buf[x + 2] === 0x6c &&
+      buf[x + 3] === 0x6f &&
+      buf[x + 4] === 0x77
+    ) {
       x += 5
     } else {
       throw syntaxError(buf, line, start, end, 'expected allow or deny after the colon')
@@ -155,21 +191,15 @@ export function scanLines(buf: Buffer, dialect: Dialect, visit: LineVisitor, ign
     const instructions = x
     while (x < end) {
       if (buf[x] !== COMMA) throw syntaxError(buf, line, start, end, 'expected a comma before an instruction')
-      const eq = buf.indexOf(EQUALS, x)
-      if (eq < 0 || eq >= end) throw syntaxError(buf, line, start, end, 'instruction without =')
+      let eq = x + 1
+      while (eq < end && buf[eq] !== EQUALS) eq++
+      if (eq >= end) throw syntaxError(buf, line, start, end, 'instruction without =')
       if (eq + 1 >= end) throw syntaxError(buf, line, start, end, 'missing value after =')
-      const close = buf.indexOf(buf[eq + 1]!, eq + 2)
-      if (close < 0 || close >= end)
-        throw syntaxError(buf, line, start, end, 'value without its closing quote')
+      const quote = buf[eq + 1]
+      let close = eq + 2
+      while (close < end && buf[close] !== quote) close++
+      if (close >= end) throw syntaxError(buf, line, start, end, 'value without its closing quote')
       x = close + 1
-    }
-    // Byte loops over the address: an unbounded indexOf would run on into the following lines.
-    let dash = false
-    let plain = true
-    for (let i = start; i < colon; i++) {
-      const c = buf[i]
-      if (c === 0x2d) dash = true
-      else if (c === EQUALS || c === 0x40) plain = false
     }
     scan.range = dash && plain
     scan.line = line
