@@ -32,6 +32,9 @@ interface KnownAddress {
   loopback: boolean
   /** ucspi-tcp-ipv6's TCP6*IP text, made when first asked for. */
   v6?: string
+  /** `text` and `v6` as environment values, made when first asked for. */
+  textBytes?: Buffer
+  v6Bytes?: Buffer
 }
 
 /** Addresses seen lately: clients connect again and again from a few addresses. */
@@ -81,10 +84,20 @@ export function ip6Text(address: string | ipaddr.IPv6): string {
   return formatIp6(addr.parts)
 }
 
-/** The IPv6 text of any address: IPv4 becomes `::ffff:a.b.c.d`, as ucspi-tcp-ipv6 sets TCP6*IP. */
-function ip6TextOfAny(address: string): string {
-  const k = knownAddress(address)
-  return (k.v6 ??= k.ipv4 ? `::ffff:${k.text}` : k.text)
+/**
+ * Environment values shared by every connection that has them (PROTO, the addresses, the local
+ * port): the environment is read, never written to, so a connection need not have its own copy.
+ */
+const PROTO_BYTES = { TCP: Buffer.from('TCP'), TCP6: Buffer.from('TCP6') }
+const portBytes = new Map<number, Buffer>()
+
+function localPortBytes(port: number): Buffer {
+  let b = portBytes.get(port)
+  if (b) return b
+  b = Buffer.from(String(port), 'latin1')
+  if (portBytes.size >= KNOWN_MAX) portBytes.clear()
+  portBytes.set(port, b)
+  return b
 }
 
 function stripZone(address: string): string {
@@ -99,25 +112,31 @@ function stripZone(address: string): string {
  * (for IPv4 peers too, as `::ffff:a.b.c.d`), and PROTO is TCP6 for a native IPv6 peer.
  */
 export function connectionEnv(facts: EndpointFacts, dialect: Dialect): ConnectionEnv {
-  const remoteIp = addressText(facts.remoteAddress)
-  const localIp = addressText(facts.localAddress)
+  const remote = knownAddress(facts.remoteAddress)
+  const local = knownAddress(facts.localAddress)
   const v6 = dialect === 'ipv6'
-  const proto = v6 && !isIpv4(facts.remoteAddress) ? 'TCP6' : 'TCP'
-  const env: Array<[string, Buffer]> = [['PROTO', Buffer.from(proto)]]
-  const put = (suffix: string, value: string | null | undefined, v6Value = value) => {
+  const proto = v6 && !remote.ipv4 ? 'TCP6' : 'TCP'
+  const env: Array<[string, Buffer]> = [['PROTO', PROTO_BYTES[proto]]]
+  const put = (suffix: string, value: Buffer | string | null | undefined, v6Value = value) => {
     if (value === null || value === undefined) return
-    env.push([`TCP${suffix}`, Buffer.from(value, 'latin1')])
-    if (v6) env.push([`TCP6${suffix}`, Buffer.from(v6Value!, 'latin1')])
+    env.push([`TCP${suffix}`, typeof value === 'string' ? Buffer.from(value, 'latin1') : value])
+    if (v6)
+      env.push([`TCP6${suffix}`, typeof v6Value === 'string' ? Buffer.from(v6Value, 'latin1') : v6Value!])
   }
-  put('LOCALIP', localIp, ip6TextOfAny(facts.localAddress))
-  put('LOCALPORT', String(facts.localPort))
+  put('LOCALIP', addressBytes(local), v6 ? v6AddressBytes(local) : undefined)
+  put('LOCALPORT', localPortBytes(facts.localPort))
   put('LOCALHOST', facts.localHost)
-  put('REMOTEIP', remoteIp, ip6TextOfAny(facts.remoteAddress))
+  put('REMOTEIP', addressBytes(remote), v6 ? v6AddressBytes(remote) : undefined)
   put('REMOTEPORT', String(facts.remotePort))
   put('REMOTEHOST', facts.remoteHost)
   put('REMOTEINFO', facts.remoteInfo)
-  return { proto, remoteIp, localIp, env }
+  return { proto, remoteIp: remote.text, localIp: local.text, env }
 }
+
+const addressBytes = (k: KnownAddress): Buffer => (k.textBytes ??= Buffer.from(k.text, 'latin1'))
+/** The IPv6 text of any address: IPv4 becomes `::ffff:a.b.c.d`, as ucspi-tcp-ipv6 sets TCP6*IP. */
+const v6AddressBytes = (k: KnownAddress): Buffer =>
+  (k.v6Bytes ??= Buffer.from((k.v6 ??= k.ipv4 ? `::ffff:${k.text}` : k.text), 'latin1'))
 
 /**
  * Applies a rule's variables in order, as tcpserver does before it runs the program: a
@@ -127,6 +146,7 @@ export function applyRuleEnv(
   base: Array<[string, Buffer]>,
   ruleEnv: Array<[string, Buffer]>,
 ): Array<[string, Buffer]> {
+  if (ruleEnv.length === 0) return base.slice()
   const env = [...base]
   for (const [name, value] of ruleEnv) {
     const at = env.findIndex(([n]) => n === name)

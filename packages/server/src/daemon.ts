@@ -1,4 +1,5 @@
 import net from 'node:net'
+import { performance } from 'node:perf_hooks'
 import type { Readable, Writable } from 'node:stream'
 import {
   createQmqpServer,
@@ -105,7 +106,11 @@ export class Qmqpd {
   readonly #ga: GreenArrowConfig
   readonly #listeners: net.Server[] = []
   readonly #conns = new Map<string, ConnState>()
-  readonly #inFlight = new Set<Promise<unknown>>()
+  /** Requests being handled, and who waits for there to be none. */
+  #inFlight = 0
+  #whenIdle: Array<() => void> = []
+  /** Backend deliveries waiting for an answer, oldest first, under one timer. */
+  readonly #deadlines: DeliveryDeadlines
   /**
    * The next message id, a number: it starts at the start-up time in milliseconds and counts
    * up by one per message, so ids grow across restarts (unless a process averaged more than one
@@ -120,11 +125,14 @@ export class Qmqpd {
   constructor(parts: QmqpdParts) {
     this.#parts = parts
     this.#ga = greenArrowConfig(parts.config.greenarrow)
+    this.#deadlines = new DeliveryDeadlines(parts.config.backendTimeoutMs)
     this.server = createQmqpServer({
       limits: serverLimits(parts.config),
       onConnection: facts => this.#onConnection(facts),
-      onRequest: (req, facts, transcript, context) =>
-        this.#track(this.#onRequest(req, facts, transcript, context as ConnectionInfo)),
+      onRequest: (req, facts, transcript, context) => {
+        this.#inFlight++
+        return this.#onRequest(req, facts, transcript, context as ConnectionInfo)
+      },
       onEvent: event => {
         this.#onEvent(event)
         parts.hooks?.event(event)
@@ -191,7 +199,7 @@ export class Qmqpd {
       family: remote.includes(':') ? 'IPv6' : 'IPv4',
     }
     await this.server.handleStreams(input, output, facts)
-    await Promise.allSettled([...this.#inFlight])
+    await this.#idle()
     // As tcpserver and qmail-qmqpd: 100 for a refusal or a framing error, 111 for a timeout.
     return this.#lastOutcome === 'refused' || this.#lastOutcome === 'drop'
       ? 100
@@ -215,7 +223,7 @@ export class Qmqpd {
     this.#closing ??= (async () => {
       await this.#closeListeners()
       await this.server.close(graceMs)
-      await Promise.allSettled([...this.#inFlight])
+      await this.#idle()
       for (const backend of this.#parts.backends) {
         try {
           await backend.close()
@@ -235,10 +243,15 @@ export class Qmqpd {
     await Promise.all(all.map(l => new Promise<void>(resolve => l.close(() => resolve()))))
   }
 
-  #track<T>(p: Promise<T>): Promise<T> {
-    this.#inFlight.add(p)
-    void p.finally(() => this.#inFlight.delete(p)).catch(() => undefined)
-    return p
+  /** Resolves once no request is being handled. */
+  #idle(): Promise<void> {
+    return this.#inFlight === 0 ? Promise.resolve() : new Promise(resolve => this.#whenIdle.push(resolve))
+  }
+
+  /** One request handled (the count went up in onRequest). */
+  #requestDone(): void {
+    if (--this.#inFlight > 0 || this.#whenIdle.length === 0) return
+    for (const wake of this.#whenIdle.splice(0)) wake()
   }
 
   #onConnection(facts: ConnectionFacts): { allow: boolean; context?: unknown } {
@@ -392,42 +405,57 @@ export class Qmqpd {
         backend: backendName,
         ms: Date.now() - started,
       })
-      if (delivered !== req.message) await delivered.dispose().catch(() => undefined)
-      await req.message.dispose().catch(() => undefined)
+      try {
+        if (delivered !== req.message) await delivered.dispose().catch(() => undefined)
+        await req.message.dispose().catch(() => undefined)
+      } finally {
+        this.#requestDone()
+      }
     }
   }
 
   /** One backend's answer: its verdict, or Z when it throws or takes longer than --backend-timeout. */
-  async #deliver(backend: Backend, msg: InjectedMessage): Promise<Verdict> {
-    const timeoutMs = this.#parts.config.backendTimeoutMs
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<Verdict>(resolve => {
-      timer = setTimeout(() => {
+  #deliver(backend: Backend, msg: InjectedMessage): Promise<Verdict> {
+    return new Promise<Verdict>(resolve => {
+      let settled = false
+      const slot = this.#deadlines.arm(() => {
+        if (settled) return
+        settled = true
         this.#parts.log.error(
-          { event: 'backend-timeout', backend: backend.name, id: msg.id, timeoutMs },
+          { event: 'backend-timeout', backend: backend.name, id: msg.id, timeoutMs: this.#deadlines.ms },
           'backend timed out',
         )
         resolve({ code: 'Z', text: 'backend timed out (#4.3.0)' })
-      }, timeoutMs)
+      })
+      const failed = (err: unknown): void => {
+        if (settled) return
+        settled = true
+        this.#deadlines.disarm(slot)
+        this.#parts.log.error(
+          { event: 'backend-error', backend: backend.name, id: msg.id, err: String(err) },
+          'backend failed',
+        )
+        resolve({ code: 'Z', text: 'backend failure (#4.3.0)' })
+      }
+      let answer: Promise<Verdict>
+      try {
+        answer = Promise.resolve(backend.deliver(msg))
+      } catch (err) {
+        return failed(err)
+      }
+      answer.then(verdict => {
+        if (settled) return
+        settled = true
+        this.#deadlines.disarm(slot)
+        resolve(
+          verdict &&
+            (verdict.code === 'K' || verdict.code === 'Z' || verdict.code === 'D') &&
+            typeof verdict.text === 'string'
+            ? verdict
+            : { code: 'Z', text: 'backend gave no verdict (#4.3.0)' },
+        )
+      }, failed)
     })
-    try {
-      const answer = await Promise.race([backend.deliver(msg), timeout])
-      if (
-        answer &&
-        (answer.code === 'K' || answer.code === 'Z' || answer.code === 'D') &&
-        typeof answer.text === 'string'
-      )
-        return answer
-      return { code: 'Z', text: 'backend gave no verdict (#4.3.0)' }
-    } catch (err) {
-      this.#parts.log.error(
-        { event: 'backend-error', backend: backend.name, id: msg.id, err: String(err) },
-        'backend failed',
-      )
-      return { code: 'Z', text: 'backend failure (#4.3.0)' }
-    } finally {
-      clearTimeout(timer)
-    }
   }
 
   #onEvent(event: ServerEvent): void {
@@ -468,6 +496,70 @@ export class Qmqpd {
         break
       }
     }
+  }
+}
+
+/** One delivery's deadline in a DeliveryDeadlines list. */
+interface DeliverySlot {
+  at: number
+  expire: (() => void) | null
+}
+
+/**
+ * The deadlines of backend deliveries under one timer. Every delivery gets the same timeout, so
+ * deadlines come in the order they were armed: a queue, its head the next to expire. A delivery
+ * that answers in time is only marked; the timer skips it when it reaches the head.
+ */
+class DeliveryDeadlines {
+  readonly #queue: DeliverySlot[] = []
+  #head = 0
+  #timer: NodeJS.Timeout | undefined
+  readonly #fire = (): void => this.#expire()
+
+  constructor(readonly ms: number) {}
+
+  arm(expire: () => void): DeliverySlot {
+    const slot: DeliverySlot = { at: performance.now() + this.ms, expire }
+    this.#queue.push(slot)
+    // A timer left from earlier deliveries fires no later than this deadline: it is kept.
+    if (this.#timer) this.#timer.ref()
+    else this.#timer = setTimeout(this.#fire, this.ms)
+    return slot
+  }
+
+  disarm(slot: DeliverySlot): void {
+    slot.expire = null
+    while (this.#head < this.#queue.length && this.#queue[this.#head]!.expire === null) this.#head++
+    // Nothing waits: the timer stays (cheaper than one per delivery) but keeps no process alive.
+    if (this.#head === this.#queue.length) {
+      this.#queue.length = 0
+      this.#head = 0
+      this.#timer?.unref()
+    }
+  }
+
+  #expire(): void {
+    this.#timer = undefined
+    const now = performance.now()
+    while (this.#head < this.#queue.length) {
+      const slot = this.#queue[this.#head]!
+      if (slot.expire !== null && slot.at > now) break
+      this.#head++
+      const expire = slot.expire
+      slot.expire = null
+      expire?.()
+    }
+    if (this.#head >= this.#queue.length) {
+      this.#queue.length = 0
+      this.#head = 0
+      return
+    }
+    // Keep the queue's dead head from growing without bound.
+    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue.splice(0, this.#head)
+      this.#head = 0
+    }
+    this.#timer = setTimeout(this.#fire, Math.max(1, this.#queue[this.#head]!.at - now))
   }
 }
 
