@@ -312,7 +312,7 @@ function attempt(
       host: addr.host,
       port: addr.port,
       allowHalfOpen: true,
-      onread: { buffer: readBuffer, callback: (length, buf) => onRead(length, buf as Buffer) },
+      onread: { buffer: readBuffer, callback: onRead },
     })
     socket.setTimeout(connectTimeoutMs)
     const fail = (err: QmqpError) => {
@@ -367,11 +367,11 @@ function attempt(
     socket.on('close', noReply)
     // The reply is read into a shared buffer (the decoder copies what it keeps): no Buffer and no
     // 'data' event per read.
-    const onRead = (length: number, buf: Buffer): boolean => {
+    function onRead(length: number): boolean {
       if (done) return false
       let verdict: Verdict | undefined
       try {
-        verdict = (replies ??= new ReplyDecoder()).push(buf.subarray(0, length))
+        verdict = (replies ??= new ReplyDecoder()).push(readBuffer.subarray(0, length))
       } catch (err) {
         fail(new QmqpReplyError('bad-reply', server, `${server}: ${(err as Error).message}`))
         return false
