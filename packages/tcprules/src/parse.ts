@@ -235,11 +235,6 @@ export function encodeData(buf: Buffer, scan: LineScan): Buffer {
   return out.subarray(0, o)
 }
 
-/** Whether `buf[a, a + n)` and `buf[b, b + n)` hold the same bytes. */
-export function sameBytes(buf: Buffer, a: number, b: number, n: number): boolean {
-  return buf.compare(buf, a, a + n, b, b + n) === 0
-}
-
 /** The variables of a scanned line, in order. */
 export function scanVariables(buf: Buffer, scan: LineScan): RuleVariable[] {
   const variables: RuleVariable[] = []
