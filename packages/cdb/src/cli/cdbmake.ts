@@ -1,4 +1,5 @@
 import { errorText, processIo, rawArgv, type CommandIo } from '@qmqpkit/classic'
+import { readSync } from 'node:fs'
 import { DumpFormatError, DumpParser } from '../dump-format.js'
 import { CdbWriter } from '../writer.js'
 
@@ -7,7 +8,7 @@ import { CdbWriter } from '../writer.js'
  * writes the temporary file, fsyncs and renames it. On error the temporary file is left as
  * freecdb leaves it and the database is untouched.
  */
-export async function main(argv: Buffer[], io: CommandIo): Promise<number> {
+export async function main(argv: Buffer[], io: CommandIo & { stdinFd?: number }): Promise<number> {
   const fatal = (text: string): number => {
     io.stderr.write(`cdbmake: fatal: ${text}\n`)
     return 111
@@ -26,9 +27,11 @@ export async function main(argv: Buffer[], io: CommandIo): Promise<number> {
   }
   const parser = new DumpParser(writer)
   try {
-    for await (const chunk of io.stdin) {
-      parser.push(chunk as Buffer)
-      if (parser.done) break
+    if (io.stdinFd === undefined || !readFd(io.stdinFd, parser)) {
+      for await (const chunk of io.stdin) {
+        parser.push(chunk as Buffer)
+        if (parser.done) break
+      }
     }
     parser.end()
   } catch (err) {
@@ -53,6 +56,27 @@ export async function main(argv: Buffer[], io: CommandIo): Promise<number> {
   return 0
 }
 
+/**
+ * Reads the input straight from a descriptor in 1 MiB pieces (the parser copies what it keeps,
+ * so one buffer serves every read). Returns false, having read nothing, when the descriptor
+ * cannot be read synchronously (a non-blocking pipe): the caller then uses the stream.
+ */
+function readFd(fd: number, parser: DumpParser): boolean {
+  const buf = Buffer.allocUnsafe(1 << 20)
+  let first = true
+  for (;;) {
+    let n: number
+    try {
+      n = readSync(fd, buf, 0, buf.length, null)
+    } catch (err) {
+      if (first && (err as { code?: string }).code === 'EAGAIN') return false
+      throw err
+    }
+    first = false
+    if (n === 0 || (parser.push(buf.subarray(0, n)), parser.done)) return true
+  }
+}
+
 export async function run(): Promise<void> {
-  process.exitCode = await main(rawArgv().slice(1), processIo())
+  process.exitCode = await main(rawArgv().slice(1), { ...processIo(), stdinFd: 0 })
 }
