@@ -201,7 +201,11 @@ export interface QmqpServer {
   readonly connections: number
   listen(port: number, host?: string): Promise<AddressInfo>
   /** Serves one accepted socket (from any listener). */
-  handleSocket(socket: Socket): Promise<void>
+  /**
+   * Serves a socket accepted elsewhere. `local`, when the caller knows it (a listener bound to
+   * one address), is the socket's local end, which then need not be asked of the kernel.
+   */
+  handleSocket(socket: Socket, local?: { address: string; port: number }): Promise<void>
   /** Serves one connection over separate streams (`--stdio`, under tcpserver). */
   handleStreams(input: Readable, output: Writable, facts: ConnectionFacts): Promise<void>
   /** Stops accepting, waits up to `graceMs` (default 0) for open connections, then destroys them. */
@@ -214,21 +218,21 @@ const idPrefix = Date.now().toString(36)
 const ALLOW: ConnectionDecision = { allow: true }
 
 /** The facts of a socket, looked up now. */
-function socketFacts(socket: Socket): ConnectionFacts {
+function socketFacts(socket: Socket, local?: { address: string; port: number }): ConnectionFacts {
   return {
     id: connectionId(),
     remoteAddress: socket.remoteAddress ?? '',
     remotePort: socket.remotePort ?? 0,
-    localAddress: socket.localAddress ?? '',
-    localPort: socket.localPort ?? 0,
+    localAddress: local ? local.address : (socket.localAddress ?? ''),
+    localPort: local ? local.port : (socket.localPort ?? 0),
     family: socket.remoteFamily === 'IPv6' ? 'IPv6' : 'IPv4',
   }
 }
 
 /** The facts of a socket, looked up on first use; own getters, so spreading the object works. */
-function lazySocketFacts(socket: Socket): ConnectionFacts {
+function lazySocketFacts(socket: Socket, local?: { address: string; port: number }): ConnectionFacts {
   let known: ConnectionFacts | undefined
-  const get = () => (known ??= socketFacts(socket))
+  const get = () => (known ??= socketFacts(socket, local))
   return {
     id: connectionId(),
     get remoteAddress() {
@@ -359,12 +363,13 @@ export function createQmqpServer(options: QmqpServerOptions): QmqpServer {
     linger: new DeadlineList(limits.lingerMs),
   }
   let netServer: net.Server | undefined
-  const serveSocket = (socket: Socket): Connection => {
+  const serveSocket = (socket: Socket, local?: { address: string; port: number }): Connection => {
     // The client may half-close after its request; the reply must still go out.
     socket.allowHalfOpen = true
     // Hooks read the addresses at once; without hooks they are looked up only if asked for
     // (each is a system call and a string), and kept once looked up.
-    const facts = options.onConnection || options.onEvent ? socketFacts(socket) : lazySocketFacts(socket)
+    const facts =
+      options.onConnection || options.onEvent ? socketFacts(socket, local) : lazySocketFacts(socket, local)
     const conn = new Connection(socket, socket, facts, true, shared)
     conn.start()
     return conn
@@ -391,8 +396,8 @@ export function createQmqpServer(options: QmqpServerOptions): QmqpServer {
       })
       return s.address() as AddressInfo
     },
-    handleSocket(socket) {
-      return serveSocket(socket).finished
+    handleSocket(socket, local) {
+      return serveSocket(socket, local).finished
     },
     handleStreams(input, output, facts) {
       const conn = new Connection(input, output, facts, false, shared)

@@ -163,9 +163,12 @@ export class Qmqpd {
   }
 
   #bind(host: string, port: number): Promise<BoundAddress> {
+    // A listener bound to one address knows every connection's local end: no getsockname()
+    // per connection. On a wildcard address the socket is asked.
+    let local: { address: string; port: number } | undefined
     const listener = net.createServer(
       { allowHalfOpen: true },
-      socket => void this.server.handleSocket(socket),
+      socket => void this.server.handleSocket(socket, local),
     )
     return new Promise((resolve, reject) => {
       listener.once('error', (err: NodeJS.ErrnoException) => {
@@ -177,6 +180,8 @@ export class Qmqpd {
       listener.listen({ port, host, ipv6Only: false }, () => {
         this.#listeners.push(listener)
         const info = listener.address() as net.AddressInfo
+        if (info.address !== '::' && info.address !== '0.0.0.0')
+          local = { address: info.address, port: info.port }
         resolve({ host: info.address, port: info.port })
       })
     })
