@@ -7,19 +7,23 @@ export function testSeed(fallback = 20261204): number {
   return env !== undefined && env !== '' ? Number(env) >>> 0 : fallback
 }
 
-/** mulberry32: small, fast, good enough for test data. */
-export class Prng {
-  #s: number
-  constructor(readonly seed: number) {
-    this.#s = seed >>> 0
-  }
-  /** A float in [0, 1). */
-  next(): number {
-    this.#s = (this.#s + 0x6d2b79f5) >>> 0
-    let t = this.#s
+/** mulberry32: small, fast, good enough for test data. A function giving floats in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
     t = Math.imul(t ^ (t >>> 15), t | 1)
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** The same generator with helpers (integers, picks, byte strings). */
+export class Prng {
+  readonly next: () => number
+  constructor(readonly seed: number) {
+    this.next = mulberry32(seed)
   }
   /** An integer in [0, n). */
   int(n: number): number {

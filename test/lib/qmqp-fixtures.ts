@@ -2,6 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
+import { mulberry32 } from './prng.js'
 
 /** The fixtures directory of QMQP request streams (fixtures/qmqp/). */
 export const qmqpFixtureDir = fileURLToPath(new URL('../../fixtures/qmqp/', import.meta.url))
@@ -58,17 +59,8 @@ export function loadQmqpFixtures(): QmqpFixture[] {
 
 export const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 
-/** Deterministic PRNG (mulberry32) for seeded generators. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** Deterministic PRNG (mulberry32, test/lib/prng.ts) for seeded generators. */
+export const prng = mulberry32
 
 /** The seed for this run: QMQP_SEED from the environment, else a fixed default so CI repeats. */
 export function testSeed(): number {

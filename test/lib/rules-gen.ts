@@ -4,19 +4,12 @@
  * The same seed always gives the same files.
  */
 
+import { mulberry32 } from './prng.js'
+
 export type Rng = () => number
 
-/** mulberry32: small, fast, good enough to spread test cases. */
-export function makeRng(seed: number): Rng {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** The seeded generator every test generator uses (test/lib/prng.ts). */
+export const makeRng: (seed: number) => Rng = mulberry32
 
 export const int = (rng: Rng, n: number): number => Math.floor(rng() * n)
 export const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[int(rng, xs.length)]!
