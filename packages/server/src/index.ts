@@ -4,6 +4,7 @@ export type {
   GreenArrowMetadata,
   InjectedMessage,
 } from './injected-message.js'
+export { noMetadata } from './injected-message.js'
 export type { Backend, BackendContext, BackendFactory } from './backend.js'
 export { QmqpdError, QmqpdConfigError, QmqpdFileError, QmqpdBindError, QmqpdUserError } from './errors.js'
 export {

@@ -39,6 +39,23 @@ export interface GreenArrowMetadata {
   problems: Array<{ check: string; message: string }>
 }
 
+/** Metadata with nothing found: what a message has before (or without) GreenArrow processing. */
+export function noMetadata(mode: GreenArrowMetadata['mode'] = 'raw'): GreenArrowMetadata {
+  return {
+    mode,
+    mailClass: null,
+    mailClassSource: null,
+    instanceId: null,
+    clickTrackingId: null,
+    dkim: null,
+    virtualMta: null,
+    sendId: null,
+    listId: null,
+    verp: null,
+    problems: [],
+  }
+}
+
 /** A message accepted on the wire, with everything qmqpd knows about it, handed to a backend. */
 export interface InjectedMessage {
   id: string

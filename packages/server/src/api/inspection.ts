@@ -10,7 +10,7 @@ import {
 import { EventHub } from '../events.js'
 import { faultPlan } from '../faults/plan.js'
 import { FaultBook, type FaultRule } from '../faults/rules.js'
-import type { ConnectionInfo, InjectedMessage } from '../injected-message.js'
+import { noMetadata, type ConnectionInfo, type InjectedMessage } from '../injected-message.js'
 import { Metrics } from '../metrics.js'
 import {
   decodeWords,
@@ -339,19 +339,7 @@ function recordOfConnection(info: ConnectionInfo): MessageRecord {
     deliveredSize: 0,
     verdict: null,
     connection: info,
-    metadata: {
-      mode: 'raw',
-      mailClass: null,
-      mailClassSource: null,
-      instanceId: null,
-      clickTrackingId: null,
-      dkim: null,
-      virtualMta: null,
-      sendId: null,
-      listId: null,
-      verp: null,
-      problems: [],
-    },
+    metadata: noMetadata(),
     transcript: {
       outerLength: 0,
       messageLength: 0,

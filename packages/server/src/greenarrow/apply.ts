@@ -1,5 +1,5 @@
 import type { MessageBody, Verdict } from '@qmqpkit/qmqp'
-import type { ConnectionInfo, GreenArrowMetadata } from '../injected-message.js'
+import { noMetadata, type ConnectionInfo, type GreenArrowMetadata } from '../injected-message.js'
 import {
   DEFAULT_MAX_HEADER_BYTES,
   GREENARROW_CHECKS,
@@ -91,15 +91,7 @@ export async function applyGreenArrow(
   }
 
   const metadata: GreenArrowDetails = {
-    mode: simpleMh ? 'simplemh' : 'raw',
-    mailClass: null,
-    mailClassSource: null,
-    instanceId: null,
-    clickTrackingId: null,
-    dkim: null,
-    virtualMta: null,
-    sendId: null,
-    listId: null,
+    ...noMetadata(simpleMh ? 'simplemh' : 'raw'),
     verp: parseVerpSender(sender),
     problems,
   }

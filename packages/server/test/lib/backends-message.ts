@@ -1,22 +1,10 @@
 import { Readable } from 'node:stream'
 import { messageBodyFrom, type MessageBody } from '@qmqpkit/qmqp'
-import type { GreenArrowMetadata, InjectedMessage } from '../../src/injected-message.js'
+import { noMetadata, type GreenArrowMetadata, type InjectedMessage } from '../../src/injected-message.js'
 
 let counter = 0
 
-export const emptyMetadata: GreenArrowMetadata = {
-  mode: 'raw',
-  mailClass: null,
-  mailClassSource: null,
-  instanceId: null,
-  clickTrackingId: null,
-  dkim: null,
-  virtualMta: null,
-  sendId: null,
-  listId: null,
-  verp: null,
-  problems: [],
-}
+export const emptyMetadata: GreenArrowMetadata = noMetadata()
 
 export interface MessageSpec {
   id?: string
