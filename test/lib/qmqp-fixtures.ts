@@ -67,3 +67,13 @@ export function testSeed(): number {
   const s = process.env.QMQP_SEED
   return s !== undefined && /^[0-9]+$/.test(s) ? Number(s) : 20260101
 }
+
+/** qmail's queue exit code → reply table (fixtures/qmail-queue/exit-replies.json), e.g. [31, 'Dmail server …']. */
+export function queueExitReplies(): Array<[number, string]> {
+  const fx = JSON.parse(
+    readFileSync(new URL('../../fixtures/qmail-queue/exit-replies.json', import.meta.url), 'utf8'),
+  ) as {
+    replies: Array<[number, string]>
+  }
+  return fx.replies
+}

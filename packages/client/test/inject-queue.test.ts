@@ -2,6 +2,7 @@ import t from 'tap'
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { envelopeBytes, queueReply, runQueueProgram } from '../src/inject/queue.js'
+import { queueExitReplies } from '../../../test/lib/qmqp-fixtures.js'
 
 /** A qmail-queue-interface peer: saves fd 0 and fd 1, then exits with $QQ_EXIT. */
 function fakeQueue(dir: string, exit: number | 'kill' | 'no-read'): string {
@@ -73,33 +74,9 @@ t.test('a program that does not read: its exit decides, a 0 becomes a read error
 })
 
 t.test('queueReply table', async t => {
-  const cases: Array<[number, string]> = [
-    [0, ''],
-    [11, 'Denvelope address too long for qq (#5.1.3)'],
-    [115, 'Denvelope address too long for qq (#5.1.3)'],
-    [31, 'Dmail server permanently rejected message (#5.3.0)'],
-    [51, 'Zqq out of memory (#4.3.0)'],
-    [52, 'Zqq timeout (#4.3.0)'],
-    [53, 'Zqq write error or disk full (#4.3.0)'],
-    [54, 'Zqq read error (#4.3.0)'],
-    [55, 'Zqq unable to read configuration (#4.3.0)'],
-    [56, 'Zqq trouble making network connection (#4.3.0)'],
-    [61, 'Zqq trouble in home directory (#4.3.0)'],
-    [62, 'Zqq trouble creating files in queue (#4.3.0)'],
-    [66, 'Zqq trouble creating files in queue (#4.3.0)'],
-    [71, 'Zmail server temporarily rejected message (#4.3.0)'],
-    [72, 'Zconnection to mail server timed out (#4.4.1)'],
-    [73, 'Zconnection to mail server rejected (#4.4.1)'],
-    [74, 'Zcommunication with mail server failed (#4.4.2)'],
-    [81, 'Zqq internal bug (#4.3.0)'],
-    [91, 'Zqq internal bug (#4.3.0)'],
-    [120, 'Zunable to exec qq (#4.3.0)'],
-    [12, 'Dqq permanent problem (#5.3.0)'],
-    [40, 'Dqq permanent problem (#5.3.0)'],
-    [41, 'Zqq temporary problem (#4.3.0)'],
-    [1, 'Zqq temporary problem (#4.3.0)'],
-  ]
+  const cases = queueExitReplies()
   for (const [code, text] of cases) t.equal(queueReply(code, null), text, `exit ${code}`)
+  t.equal(queueReply(0, null), '', 'exit 0: queued')
   t.equal(queueReply(null, 'SIGKILL'), 'Zqq crashed (#4.3.0)')
   t.equal(queueReply(0, null, true), 'Zqq read error (#4.3.0)')
 })

@@ -5,6 +5,7 @@ import { createQmqpServer } from '@qmqpkit/qmqp'
 import { ExecBackend, execBackendFactory, queueEnvelope, queueExitVerdict } from '../src/backends/exec.js'
 import { BackendSpecError } from '../src/backends/errors.js'
 import { failingBody, injected } from './lib/backends-message.js'
+import { queueExitReplies } from '../../../test/lib/qmqp-fixtures.js'
 
 /** A qmail-queue stand-in: saves fd 0 and fd 1 and its pid under `dir`, then exits with `code`. */
 function fakeQueue(dir: string, code: number, name = `qq-${code}`): string {
@@ -47,37 +48,7 @@ t.test('exit 0: K as qmail-qmqpd words it, message on fd 0, envelope on fd 1', a
 
 t.test('every exit code maps as qmail-qmqpd maps it', async t => {
   const dir = t.testdir()
-  const table: Array<[number, string]> = [
-    [11, 'Denvelope address too long for qq (#5.1.3)'],
-    [115, 'Denvelope address too long for qq (#5.1.3)'],
-    [31, 'Dmail server permanently rejected message (#5.3.0)'],
-    [51, 'Zqq out of memory (#4.3.0)'],
-    [52, 'Zqq timeout (#4.3.0)'],
-    [53, 'Zqq write error or disk full (#4.3.0)'],
-    [54, 'Zqq read error (#4.3.0)'],
-    [55, 'Zqq unable to read configuration (#4.3.0)'],
-    [56, 'Zqq trouble making network connection (#4.3.0)'],
-    [61, 'Zqq trouble in home directory (#4.3.0)'],
-    [62, 'Zqq trouble creating files in queue (#4.3.0)'],
-    [63, 'Zqq trouble creating files in queue (#4.3.0)'],
-    [64, 'Zqq trouble creating files in queue (#4.3.0)'],
-    [65, 'Zqq trouble creating files in queue (#4.3.0)'],
-    [66, 'Zqq trouble creating files in queue (#4.3.0)'],
-    [71, 'Zmail server temporarily rejected message (#4.3.0)'],
-    [72, 'Zconnection to mail server timed out (#4.4.1)'],
-    [73, 'Zconnection to mail server rejected (#4.4.1)'],
-    [74, 'Zcommunication with mail server failed (#4.4.2)'],
-    [81, 'Zqq internal bug (#4.3.0)'],
-    [91, 'Zqq internal bug (#4.3.0)'],
-    [120, 'Zunable to exec qq (#4.3.0)'],
-    [12, 'Dqq permanent problem (#5.3.0)'],
-    [40, 'Dqq permanent problem (#5.3.0)'],
-    [1, 'Zqq temporary problem (#4.3.0)'],
-    [10, 'Zqq temporary problem (#4.3.0)'],
-    [41, 'Zqq temporary problem (#4.3.0)'],
-    [100, 'Zqq temporary problem (#4.3.0)'],
-    [111, 'Zqq temporary problem (#4.3.0)'],
-  ]
+  const table = queueExitReplies()
   // The real program for each code, run concurrently.
   const results = await Promise.all(
     table.map(async ([code]) => new ExecBackend(fakeQueue(dir, code)).deliver(injected())),
