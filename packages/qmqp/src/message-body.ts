@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs'
-import { readFile, stat, unlink } from 'node:fs/promises'
+import { open, readFile, stat, unlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -16,6 +16,13 @@ export interface MessageBody {
   stream(range?: { start?: number; end?: number }): Readable
   /** All bytes in one Buffer. */
   read(): Promise<Buffer>
+  /**
+   * Copies the bytes from `position` on into `target`, as many as fit, and resolves to how many
+   * it copied: fewer than `target.length` only when the body ends first (0 at or past the end).
+   * Nothing is allocated for the bytes, so a large body can be gone through with one buffer,
+   * reused. Optional for other implementations: `readBodyInto` works with any MessageBody.
+   */
+  readInto?(target: Uint8Array, position: number): Promise<number>
   /** Releases the storage. Idempotent; reading afterwards is an error for spooled bodies. */
   dispose(): Promise<void>
 }
@@ -66,6 +73,22 @@ class MemoryBody implements MessageBody {
   async read(): Promise<Buffer> {
     return this.#joined()
   }
+  async readInto(target: Uint8Array, position: number): Promise<number> {
+    let copied = 0
+    let skip = Math.max(0, position)
+    for (const part of this.#parts) {
+      if (copied === target.length) break
+      if (skip >= part.length) {
+        skip -= part.length
+        continue
+      }
+      const n = Math.min(part.length - skip, target.length - copied)
+      target.set(part.subarray(skip, skip + n), copied)
+      copied += n
+      skip = 0
+    }
+    return copied
+  }
   bytes(): Buffer {
     return this.#joined()
   }
@@ -90,6 +113,23 @@ class FileBody implements MessageBody {
     if (this.#disposed) throw new QmqpSpoolError('message body already disposed')
     return readFile(this.path)
   }
+  async readInto(target: Uint8Array, position: number): Promise<number> {
+    if (this.#disposed) throw new QmqpSpoolError('message body already disposed')
+    const want = Math.max(0, Math.min(target.length, this.size - position))
+    if (want === 0) return 0
+    const file = await open(this.path, 'r')
+    try {
+      let copied = 0
+      while (copied < want) {
+        const { bytesRead } = await file.read(target, copied, want - copied, position + copied)
+        if (bytesRead === 0) break
+        copied += bytesRead
+      }
+      return copied
+    } finally {
+      await file.close()
+    }
+  }
   async dispose(): Promise<void> {
     if (this.#disposed) return
     this.#disposed = true
@@ -104,6 +144,30 @@ class FileBody implements MessageBody {
  */
 export function bodyBytes(body: MessageBody): Buffer | undefined {
   return body instanceof MemoryBody ? body.bytes() : undefined
+}
+
+/**
+ * `body.readInto(target, position)`, or for a body without it the same bytes taken from its
+ * stream (which allocates what the stream does).
+ */
+export async function readBodyInto(body: MessageBody, target: Uint8Array, position: number): Promise<number> {
+  if (body.readInto) return body.readInto(target, position)
+  const start = Math.max(0, position)
+  if (start >= body.size || target.length === 0) return 0
+  // Only the start is given: any MessageBody honours it, whatever it makes of a range's end.
+  const stream = body.stream({ start })
+  let copied = 0
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      const n = Math.min(chunk.length, target.length - copied)
+      target.set(chunk.subarray(0, n), copied)
+      copied += n
+      if (copied === target.length) break
+    }
+  } finally {
+    stream.destroy()
+  }
+  return copied
 }
 
 /** A MessageBody over bytes in memory (a string is taken as UTF-8). */

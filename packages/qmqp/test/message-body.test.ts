@@ -8,6 +8,7 @@ import {
   isMessageBody,
   messageBodyFrom,
   messageBodyFromFile,
+  readBodyInto,
   spoolStream,
   type MessageBody,
 } from '../src/message-body.js'
@@ -28,6 +29,27 @@ async function checkRanges(t: Test, body: MessageBody, want: string) {
   t.equal(await text(body.stream({ start: 2, end: 9 })), want.slice(2, 9), 'end is exclusive')
   t.equal(await text(body.stream({ start: 4, end: 4 })), '')
   t.equal(await text(body.stream({ start: -5, end: want.length + 10 })), want, 'clamped')
+  await checkReadInto(t, body, want)
+}
+
+/** readInto fills the target from a position, short only at the end, for every position and a few sizes. */
+async function checkReadInto(t: Test, body: MessageBody, want: string) {
+  t.ok(body.readInto, 'the body reads into buffers')
+  for (const size of [1, 3, 7, want.length + 4]) {
+    const target = Buffer.alloc(size, 0x2e)
+    for (let position = 0; position <= want.length + 1; position++) {
+      target.fill(0x2e)
+      const n = await body.readInto!(target, position)
+      const expected = want.slice(position, position + size)
+      t.equal(n, expected.length, `${size} from ${position}: count`)
+      t.equal(target.toString('latin1', 0, n), expected, `${size} from ${position}: bytes`)
+      t.ok(
+        target.subarray(n).every(b => b === 0x2e),
+        `${size} from ${position}: nothing past them`,
+      )
+    }
+  }
+  t.equal(await body.readInto!(Buffer.alloc(0), 0), 0, 'an empty target')
 }
 
 t.test('a body from a Buffer or a string', async t => {
@@ -142,4 +164,52 @@ t.test('bodyBytes: the bytes of a body in memory, nothing for a spool file', asy
   const file = await onFile.finish()
   t.equal(bodyBytes(file), undefined)
   await file.dispose()
+})
+
+t.test('readInto: a spool in memory is read across its parts without joining them', async t => {
+  const spool = new BodySpool({ spoolThresholdBytes: 100 })
+  for (const part of ['abc', '', 'defgh', 'i', 'jklmnop']) spool.write(Buffer.from(part))
+  const body = spool.finishInMemory()!
+  await checkReadInto(t, body, 'abcdefghijklmnop')
+})
+
+t.test('readInto: a body read into one buffer reused is the body', async t => {
+  const dir = t.testdir()
+  const bytes = Buffer.alloc(300_000)
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 31 + (i >> 9)) & 0xff
+  const body = await spoolStream(Readable.from([bytes.subarray(0, 70_000), bytes.subarray(70_000)]), {
+    spoolThresholdBytes: 1000,
+    spoolDir: dir,
+  })
+  const piece = Buffer.alloc(65_536)
+  const copy: Buffer[] = []
+  for (let at = 0, n; (n = await body.readInto!(piece, at)) > 0; at += n)
+    copy.push(Buffer.from(piece.subarray(0, n)))
+  t.same(Buffer.concat(copy), bytes)
+  await body.dispose()
+  await t.rejects(body.readInto!(piece, 0), { code: 'QMQP_ERR_SPOOL' }, 'not after dispose')
+})
+
+t.test('readBodyInto works with a MessageBody that has no readInto, through its stream', async t => {
+  const inner = messageBodyFrom('0123456789')
+  let streams = 0
+  const plain: MessageBody = {
+    size: inner.size,
+    stream: range => {
+      streams++
+      return inner.stream(range)
+    },
+    read: () => inner.read(),
+    dispose: () => inner.dispose(),
+  }
+  const target = Buffer.alloc(4)
+  t.equal(await readBodyInto(plain, target, 3), 4)
+  t.equal(target.toString(), '3456')
+  t.equal(await readBodyInto(plain, target, 8), 2)
+  t.equal(target.toString('latin1', 0, 2), '89')
+  t.equal(await readBodyInto(plain, target, 10), 0, 'nothing at the end')
+  t.equal(streams, 2, 'no stream opened at the end')
+  const body = messageBodyFrom('abc')
+  t.equal(await readBodyInto(body, target, 1), 2, 'a body with readInto uses it')
+  t.equal(target.toString('latin1', 0, 2), 'bc')
 })
