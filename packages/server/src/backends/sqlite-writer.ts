@@ -52,14 +52,36 @@ CREATE TABLE IF NOT EXISTS bodies (
  * insert, not 100.
  */
 export function encodeAddressList(addresses: readonly Uint8Array[]): Buffer {
-  const parts: Buffer[] = []
-  for (const a of addresses)
-    parts.push(
-      Buffer.from(`${a.length}:`),
-      Buffer.from(a.buffer, a.byteOffset, a.byteLength),
-      Buffer.from(','),
-    )
-  return Buffer.concat(parts)
+  const out = Buffer.allocUnsafe(addressListBytes(addresses))
+  writeAddressList(out, 0, addresses)
+  return out
+}
+
+/** How many bytes `encodeAddressList` makes of these addresses. */
+function addressListBytes(addresses: readonly Uint8Array[]): number {
+  let n = 0
+  for (const a of addresses) n += decimalDigits(a.byteLength) + a.byteLength + 2
+  return n
+}
+
+function decimalDigits(n: number): number {
+  let digits = 1
+  while (n >= 10) {
+    n = Math.floor(n / 10)
+    digits++
+  }
+  return digits
+}
+
+function writeAddressList(out: Buffer, at: number, addresses: readonly Uint8Array[]): number {
+  for (const a of addresses) {
+    at += out.write(String(a.byteLength), at, 'latin1')
+    out[at++] = 0x3a
+    out.set(a, at)
+    at += a.byteLength
+    out[at++] = 0x2c
+  }
+  return at
 }
 
 export function decodeAddressList(list: Uint8Array): Buffer[] {
@@ -76,21 +98,231 @@ export function decodeAddressList(list: Uint8Array): Buffer[] {
   return out
 }
 
-/** A messages row, named as the INSERT's parameters. */
-export type MessageRowInput = Record<string, string | number | null | Uint8Array>
+/**
+ * The messages columns a packed message record holds, in its order. `stored_at` is not among
+ * them: the writer sets it when it inserts the row.
+ */
+export const messageColumns = [
+  'seq',
+  'id',
+  'namespace',
+  'received_at',
+  'sender',
+  'recipient_count',
+  'recipients',
+  'remote_ip',
+  'rule_key',
+  'connection',
+  'mail_class',
+  'virtual_mta',
+  'send_id',
+  'list_id',
+  'instance_id',
+  'metadata',
+  'size',
+  'delivered_size',
+  'delivered_same',
+  'verdict_code',
+  'verdict_text',
+  'transcript',
+  'faults',
+] as const
 
-export type WriteJob =
-  | { kind: 'slot-chunk'; seq: number; part: number; chunk: number; slot: number; length: number }
-  | {
-      kind: 'message'
-      row: MessageRowInput
-      chunks: Array<[part: number, chunk: number, data: Uint8Array]>
+/** A column's value in a packed record. An array of addresses is stored as `encodeAddressList` makes it. */
+export type PackedValue = string | number | null | Uint8Array | readonly Uint8Array[]
+
+/** A body chunk of a message stored whole: which body, its position, its bytes. */
+export type PackedChunk = readonly [part: number, chunk: number, data: Uint8Array]
+
+const enum Tag {
+  Null = 0,
+  Number = 1,
+  Text = 2,
+  Bytes = 3,
+}
+
+/**
+ * Message rows packed one after the other into one buffer, which goes to the writer thread as
+ * a whole (transferred, not copied) with the batch that holds them. Posting each row as an
+ * object costs the structured clone of every field, and each transferred buffer has its own
+ * cost; one buffer per batch is a single copy of bytes.
+ *
+ * Record layout: per column of `messageColumns` a tag byte (null, number as float64, UTF-8 text
+ * or bytes, these two with a uint32 length), then a uint32 count of body chunks, each as uint32
+ * part, uint32 position and a uint32 length with the bytes. Little-endian throughout.
+ */
+export class BatchArena {
+  #buf: Buffer
+  #at = 0
+
+  constructor(readonly initialBytes = 64 * 1024) {
+    this.#buf = Buffer.allocUnsafeSlow(initialBytes)
+  }
+
+  /** Bytes appended since the last `take()`. */
+  get length(): number {
+    return this.#at
+  }
+
+  /** Appends one message record: `values` in `messageColumns` order. Returns the record's length. */
+  appendMessage(values: readonly PackedValue[], chunks: readonly PackedChunk[]): number {
+    if (values.length !== messageColumns.length)
+      throw new RangeError(`${values.length} values for ${messageColumns.length} columns`)
+    const start = this.#at
+    try {
+      for (const v of values) this.#value(v)
+      this.#u32(chunks.length)
+      for (const [part, n, data] of chunks) {
+        this.#u32(part)
+        this.#u32(n)
+        this.#room(4 + data.byteLength)
+        this.#u32(data.byteLength)
+        this.#buf.set(data, this.#at)
+        this.#at += data.byteLength
+      }
+    } catch (err) {
+      this.#at = start
+      throw err
     }
+    return this.#at - start
+  }
+
+  /**
+   * The bytes appended so far, in an ArrayBuffer of their own (to be transferred; it may be
+   * longer than they are), or undefined when there are none. The arena starts again empty.
+   */
+  take(): ArrayBuffer | undefined {
+    if (this.#at === 0) return undefined
+    const taken = this.#buf.buffer as ArrayBuffer
+    this.#buf = Buffer.allocUnsafeSlow(Math.max(this.initialBytes, this.#at))
+    this.#at = 0
+    return taken
+  }
+
+  #room(n: number): void {
+    if (this.#at + n <= this.#buf.length) return
+    const bigger = Buffer.allocUnsafeSlow(Math.max(this.#buf.length * 2, this.#at + n))
+    this.#buf.copy(bigger, 0, 0, this.#at)
+    this.#buf = bigger
+  }
+
+  #u32(n: number): void {
+    this.#room(4)
+    this.#buf.writeUInt32LE(n, this.#at)
+    this.#at += 4
+  }
+
+  #value(v: PackedValue): void {
+    const buf = () => this.#buf
+    if (v === null) {
+      this.#room(1)
+      buf()[this.#at++] = Tag.Null
+    } else if (typeof v === 'number') {
+      this.#room(9)
+      buf()[this.#at] = Tag.Number
+      buf().writeDoubleLE(v, this.#at + 1)
+      this.#at += 9
+    } else if (typeof v === 'string') {
+      this.#room(5 + v.length * 3)
+      buf()[this.#at] = Tag.Text
+      const n = buf().write(v, this.#at + 5, 'utf8')
+      buf().writeUInt32LE(n, this.#at + 1)
+      this.#at += 5 + n
+    } else if (v instanceof Uint8Array) {
+      this.#room(5 + v.byteLength)
+      buf()[this.#at] = Tag.Bytes
+      buf().writeUInt32LE(v.byteLength, this.#at + 1)
+      buf().set(v, this.#at + 5)
+      this.#at += 5 + v.byteLength
+    } else {
+      const n = addressListBytes(v)
+      this.#room(5 + n)
+      buf()[this.#at] = Tag.Bytes
+      buf().writeUInt32LE(n, this.#at + 1)
+      writeAddressList(buf(), this.#at + 5, v)
+      this.#at += 5 + n
+    }
+  }
+}
+
+/** Reads the records of a BatchArena's buffer in order; byte values are views of it, not copies. */
+export class BatchReader {
+  #at = 0
+  constructor(readonly buf: Buffer) {}
+
+  /** The next record, `length` bytes long as `appendMessage` returned. */
+  message(length: number): {
+    values: Array<string | number | null | Buffer>
+    chunks: Array<[number, number, Buffer]>
+  } {
+    const end = this.#at + length
+    try {
+      const values: Array<string | number | null | Buffer> = []
+      for (let i = 0; i < messageColumns.length; i++) values.push(this.#value())
+      const chunks: Array<[number, number, Buffer]> = []
+      for (let n = this.#u32(); n > 0; n--) {
+        const part = this.#u32()
+        const chunk = this.#u32()
+        chunks.push([part, chunk, this.#bytes(this.#u32())])
+      }
+      if (this.#at !== end) throw new Error(`packed record of ${length} bytes is ${this.#at - end + length}`)
+      return { values, chunks }
+    } finally {
+      // The next record starts there, whatever became of this one.
+      this.#at = end
+    }
+  }
+
+  #u32(): number {
+    const n = this.buf.readUInt32LE(this.#at)
+    this.#at += 4
+    return n
+  }
+
+  #bytes(n: number): Buffer {
+    const out = this.buf.subarray(this.#at, this.#at + n)
+    if (out.length !== n) throw new Error('packed record ends early')
+    this.#at += n
+    return out
+  }
+
+  #value(): string | number | null | Buffer {
+    const tag = this.buf[this.#at++]
+    switch (tag) {
+      case Tag.Null:
+        return null
+      case Tag.Number: {
+        const v = this.buf.readDoubleLE(this.#at)
+        this.#at += 8
+        return v
+      }
+      case Tag.Text: {
+        const n = this.#u32()
+        const v = this.buf.toString('utf8', this.#at, this.#at + n)
+        this.#at += n
+        return v
+      }
+      case Tag.Bytes:
+        return this.#bytes(this.#u32())
+      default:
+        throw new Error(`packed record: unknown tag ${tag}`)
+    }
+  }
+}
+
+/**
+ * A job of a batch: a number is the next message record of the batch's packed buffer (that
+ * many bytes); the other jobs travel as they are.
+ */
+export type WriteJob =
+  | number
+  | { kind: 'slot-chunk'; seq: number; part: number; chunk: number; slot: number; length: number }
   | { kind: 'drop'; seq: number }
   | { kind: 'remove'; where: string; params: Array<string | number | null | Uint8Array> }
 
 /** Main thread to writer. */
-export type WriterRequest = { type: 'batch'; id: number; jobs: WriteJob[] } | { type: 'close' }
+export type WriterRequest =
+  { type: 'batch'; id: number; jobs: WriteJob[]; packed?: ArrayBuffer } | { type: 'close' }
 
 export interface WriterFailure {
   code?: string
@@ -118,6 +350,9 @@ export function openForWriting(path: string): Database.Database {
     if (mode !== 'wal') throw new Error(`journal mode ${String(mode)}, not wal`)
     // FULL: with NORMAL a committed transaction can vanish on power loss, and K promised it would not.
     db.pragma('synchronous = FULL')
+    // SQLite's own default page cache (2 MB): this connection only appends, and better-sqlite3's
+    // 16 MB default would fill with the pages of every large body written through it.
+    db.pragma('cache_size = -2000')
     db.pragma('busy_timeout = 5000')
     const version = db.pragma('user_version', { simple: true }) as number
     if (version !== 0 && version !== sqliteSchemaVersion)
@@ -143,12 +378,8 @@ function serve(path: string, slots: SharedArrayBuffer, slotBytes: number): void 
     return
   }
   const insertMessage = db.prepare(
-    `INSERT INTO messages (seq, id, namespace, received_at, stored_at, sender, recipient_count, recipients, remote_ip, rule_key,
-       connection, mail_class, virtual_mta, send_id, list_id, instance_id, metadata, size, delivered_size,
-       delivered_same, verdict_code, verdict_text, transcript, faults)
-     VALUES (@seq, @id, @namespace, @receivedAt, @storedAt, @sender, @recipientCount, @recipients, @remoteIp, @ruleKey,
-       @connection, @mailClass, @virtualMta, @sendId, @listId, @instanceId, @metadata, @size, @deliveredSize,
-       @deliveredSame, @verdictCode, @verdictText, @transcript, @faults)`,
+    `INSERT INTO messages (${messageColumns.join(', ')}, stored_at)
+     VALUES (${messageColumns.map(() => '?').join(', ')}, ?)`,
   )
   const insertChunk = db.prepare('INSERT INTO bodies (seq, part, chunk, data) VALUES (?, ?, ?, ?)')
   const drops = ['bodies', 'messages'].map(t => db.prepare(`DELETE FROM ${t} WHERE seq = ?`))
@@ -159,21 +390,20 @@ function serve(path: string, slots: SharedArrayBuffer, slotBytes: number): void 
     .pluck()
     .get() as number
 
-  const run = (job: WriteJob): number | null => {
+  const run = (job: WriteJob, packed: BatchReader | undefined): number | null => {
+    if (typeof job === 'number') {
+      if (!packed) throw new Error('a packed message without its buffer')
+      const { values, chunks } = packed.message(job)
+      const seq = values[0] as number
+      for (const [part, n, data] of chunks) insertChunk.run(seq, part, n, data)
+      insertMessage.run(...values, Date.now())
+      return null
+    }
     switch (job.kind) {
       case 'slot-chunk':
         // SQLite copies the bound BLOB, so the slot is free for reuse once this returns.
         insertChunk.run(job.seq, job.part, job.chunk, Buffer.from(slots, job.slot * slotBytes, job.length))
         return null
-      case 'message': {
-        const seq = job.row.seq as number
-        for (const [part, n, data] of job.chunks) insertChunk.run(seq, part, n, asBuffer(data))
-        const row: MessageRowInput = { ...job.row, storedAt: Date.now() }
-        row.sender = asBuffer(row.sender as Uint8Array)
-        row.recipients = asBuffer(row.recipients as Uint8Array)
-        insertMessage.run(row)
-        return null
-      }
       case 'drop':
         drops[0]!.run(job.seq)
         return null
@@ -196,13 +426,14 @@ function serve(path: string, slots: SharedArrayBuffer, slotBytes: number): void 
       return
     }
     const results: Array<WriterFailure | number | null> = []
+    const packed = request.packed && new BatchReader(Buffer.from(request.packed))
     try {
       db.exec('BEGIN IMMEDIATE')
       for (const job of request.jobs) {
         // A savepoint per job: one that fails is undone alone, the others still commit.
         db.exec('SAVEPOINT job')
         try {
-          results.push(run(job))
+          results.push(run(job, packed))
           db.exec('RELEASE job')
         } catch (err) {
           db.exec('ROLLBACK TO job')

@@ -2,7 +2,13 @@ import { existsSync } from 'node:fs'
 import { Readable } from 'node:stream'
 import { Worker } from 'node:worker_threads'
 import Database from 'better-sqlite3'
-import type { MessageBody, RequestTranscript, Verdict } from '@qmqpkit/qmqp'
+import {
+  bodyBytes,
+  readBodyInto,
+  type MessageBody,
+  type RequestTranscript,
+  type Verdict,
+} from '@qmqpkit/qmqp'
 import type { Backend, BackendContext, BackendFactory } from '../backend.js'
 import type { GreenArrowMetadata, InjectedMessage } from '../injected-message.js'
 import { BackendOpenError, BackendSpecError, failureText } from './errors.js'
@@ -20,9 +26,10 @@ import {
   type StoredMessage,
 } from './inspectable.js'
 import {
+  BatchArena,
   decodeAddressList,
-  encodeAddressList,
-  type MessageRowInput,
+  type PackedChunk,
+  type PackedValue,
   type WriteJob,
   type WriterFailure,
   type WriterReply,
@@ -65,8 +72,6 @@ function writerUrl(): URL {
 
 interface Queued {
   job: WriteJob
-  /** Moved to the writer thread with the job (see `packBytes`). */
-  transfer: ArrayBuffer | undefined
   resolve(result: number | null): void
   reject(err: unknown): void
 }
@@ -82,32 +87,14 @@ class WriterError extends Error {
 }
 
 /**
- * Byte fields copied into one ArrayBuffer of exactly their size, to be moved (transferred) to the
- * writer thread with the job. Posted as they are, each view would have its whole backing store
- * cloned: the socket read it is a slice of, or Node's 8 KiB buffer pool.
- */
-function packBytes(fields: Uint8Array[]): { arena: ArrayBuffer; views: Uint8Array[] } {
-  let total = 0
-  for (const f of fields) total += f.byteLength
-  const arena = new ArrayBuffer(total)
-  const views: Uint8Array[] = []
-  let at = 0
-  for (const f of fields) {
-    const view = new Uint8Array(arena, at, f.byteLength)
-    view.set(f)
-    views.push(view)
-    at += f.byteLength
-  }
-  return { arena, views }
-}
-
-/**
  * The main thread's side of the writer thread: jobs wait here while the writer commits the
  * previous batch, then go together as the next batch. A job's promise settles only after the
  * COMMIT that holds it has returned, that is (synchronous FULL) after the WAL was fsynced.
  */
 class GroupCommitter {
   #queue: Queued[] = []
+  /** The message rows of the jobs in #queue, packed. */
+  #arena = new BatchArena()
   #inBatch = new Map<number, Queued[]>()
   #nextBatch = 1
   #scheduled = false
@@ -153,10 +140,20 @@ class GroupCommitter {
     return { committer: new GroupCommitter(worker), ready: first }
   }
 
-  submit(job: WriteJob, transfer?: ArrayBuffer): Promise<number | null> {
+  submit(job: Exclude<WriteJob, number>): Promise<number | null> {
+    return this.#enqueue(job)
+  }
+
+  /** Queues a message row (values in `messageColumns` order) with the body chunks stored in the same insert. */
+  submitMessage(values: readonly PackedValue[], chunks: readonly PackedChunk[]): Promise<number | null> {
+    if (this.#dead) return Promise.reject(this.#dead)
+    return this.#enqueue(this.#arena.appendMessage(values, chunks))
+  }
+
+  #enqueue(job: WriteJob): Promise<number | null> {
     if (this.#dead) return Promise.reject(this.#dead)
     return new Promise((resolve, reject) => {
-      this.#queue.push({ job, transfer, resolve, reject })
+      this.#queue.push({ job, resolve, reject })
       // While a batch commits, jobs wait for its reply; when idle, for the end of this turn.
       if (this.#inBatch.size === 0 && !this.#scheduled) {
         this.#scheduled = true
@@ -173,11 +170,11 @@ class GroupCommitter {
     const id = this.#nextBatch++
     const batch = this.#queue.splice(0)
     this.#inBatch.set(id, batch)
-    const transfer: ArrayBuffer[] = []
-    for (const q of batch) if (q.transfer) transfer.push(q.transfer)
+    const packed = this.#arena.take()
+    const jobs = batch.map(q => q.job)
     this.worker.postMessage(
-      { type: 'batch', id, jobs: batch.map(q => q.job) } satisfies WriterRequest,
-      transfer,
+      { type: 'batch', id, jobs, ...(packed && { packed }) } satisfies WriterRequest,
+      packed ? [packed] : [],
     )
   }
 
@@ -362,10 +359,10 @@ export class SqliteBackend implements Backend, Inspectable {
     const total = parts.reduce((n, [, body]) => n + body.size, 0)
     let staged = false
     try {
-      const chunks: Array<[number, number, Uint8Array]> = []
+      const chunks: PackedChunk[] = []
       if (total <= this.#options.inlineBytes) {
         for (const [part, body] of parts) {
-          const data = await body.read()
+          const data = bodyBytes(body) ?? (await body.read())
           if (data.length !== body.size) throw new Error(`body has ${data.length} bytes, not ${body.size}`)
           for (let i = 0, n = 0; i < data.length; i += this.#options.chunkBytes, n++)
             chunks.push([part, n, data.subarray(i, i + this.#options.chunkBytes)])
@@ -375,16 +372,7 @@ export class SqliteBackend implements Backend, Inspectable {
         for (const [part, body] of parts) await this.#stageBody(seq, part, body)
       }
       const verdict: Verdict = { code: 'K', text: acceptedText(msg) }
-      const row = this.#row(seq, msg, same, verdict)
-      const { arena, views } = packBytes([
-        row.sender as Uint8Array,
-        row.recipients as Uint8Array,
-        ...chunks.map(c => c[2]),
-      ])
-      row.sender = views[0]!
-      row.recipients = views[1]!
-      for (let i = 0; i < chunks.length; i++) chunks[i]![2] = views[i + 2]!
-      await this.#committer.submit({ kind: 'message', row, chunks }, arena)
+      await this.#committer.submitMessage(this.#row(seq, msg, same, verdict), chunks)
       return verdict
     } catch (err) {
       if (staged) this.#committer.submit({ kind: 'drop', seq }).catch(() => {})
@@ -424,54 +412,52 @@ export class SqliteBackend implements Backend, Inspectable {
       filled = 0
     }
     try {
-      for await (const piece of body.stream()) {
-        let rest = piece as Buffer
-        bytes += rest.length
-        while (rest.length > 0) {
-          if (failure) throw failure.err
-          if (slot === null) slot = await slots.acquire()
-          const n = rest.copy(slots.view(slot), filled)
-          filled += n
-          rest = rest.subarray(n)
-          if (filled === slots.bytes) flush()
-        }
+      // Read straight into the shared slots: no buffer is allocated for the body's bytes.
+      while (bytes < body.size) {
+        if (failure) throw failure.err
+        slot = await slots.acquire()
+        const view = slots.view(slot)
+        filled = await readBodyInto(body, view.subarray(0, Math.min(view.length, body.size - bytes)), bytes)
+        if (filled === 0) break
+        bytes += filled
+        flush()
       }
-      if (slot !== null && filled > 0) flush()
       if (bytes !== body.size) throw new Error(`body has ${bytes} bytes, not ${body.size}`)
     } finally {
-      if (slot !== null && filled === 0) slots.release(slot)
+      if (slot !== null) slots.release(slot)
       await Promise.all(waiting)
     }
     if (failure) throw failure.err
   }
 
-  #row(seq: number, msg: InjectedMessage, same: boolean, verdict: Verdict): MessageRowInput {
+  /** The messages row, in `messageColumns` order. */
+  #row(seq: number, msg: InjectedMessage, same: boolean, verdict: Verdict): PackedValue[] {
     const m = msg.metadata
-    return {
+    return [
       seq,
-      id: msg.id,
-      namespace: msg.namespace,
-      receivedAt: msg.receivedAt,
-      sender: msg.sender,
-      recipientCount: msg.recipients.length,
-      recipients: encodeAddressList(msg.recipients),
-      remoteIp: msg.connection.remoteIp,
-      ruleKey: msg.connection.ruleKey,
-      connection: connectionToJson(msg.connection),
-      mailClass: m.mailClass,
-      virtualMta: m.virtualMta,
-      sendId: m.sendId,
-      listId: m.listId,
-      instanceId: m.instanceId,
-      metadata: JSON.stringify(m),
-      size: msg.received.size,
-      deliveredSize: msg.delivered.size,
-      deliveredSame: same ? 1 : 0,
-      verdictCode: verdict.code,
-      verdictText: verdict.text,
-      transcript: JSON.stringify(msg.transcript),
-      faults: JSON.stringify(msg.faults),
-    }
+      msg.id,
+      msg.namespace,
+      msg.receivedAt,
+      msg.sender,
+      msg.recipients.length,
+      msg.recipients,
+      msg.connection.remoteIp,
+      msg.connection.ruleKey,
+      connectionToJson(msg.connection),
+      m.mailClass,
+      m.virtualMta,
+      m.sendId,
+      m.listId,
+      m.instanceId,
+      JSON.stringify(m),
+      msg.received.size,
+      msg.delivered.size,
+      same ? 1 : 0,
+      verdict.code,
+      verdict.text,
+      JSON.stringify(msg.transcript),
+      JSON.stringify(msg.faults),
+    ]
   }
 
   #where(filter: MessageFilter): { sql: string; params: unknown[] } {

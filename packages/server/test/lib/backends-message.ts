@@ -75,11 +75,11 @@ export function injected(spec: MessageSpec = {}): InjectedMessage {
   }
 }
 
-/** A body that fails after `goodBytes` bytes, as a spool file that vanished would. */
+/** A body whose bytes fail from position `goodBytes` on, as a spool file that vanished would. */
 export function failingBody(size: number, goodBytes: number): MessageBody {
   return {
     size,
-    stream: () => new FailingReadable(goodBytes),
+    stream: range => new FailingReadable(Math.max(0, goodBytes - Math.max(0, range?.start ?? 0))),
     read: async () => {
       throw Object.assign(new Error('spool read failed'), { code: 'EIO' })
     },
