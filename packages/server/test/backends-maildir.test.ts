@@ -1,7 +1,7 @@
 import t from 'tap'
 import { rmSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { messageBodyFromFile } from '@qmqpkit/qmqp'
+import { messageBodyFrom, messageBodyFromFile } from '@qmqpkit/qmqp'
 import { MaildirBackend, deliveryHeaders, maildirBackendFactory } from '../src/backends/maildir.js'
 import { BackendOpenError, BackendSpecError } from '../src/backends/errors.js'
 import { failingBody, injected } from './lib/backends-message.js'
@@ -72,6 +72,27 @@ t.test('a large body is streamed to the file', async t => {
   t.same(
     readFileSync(join(dir, 'md', 'new', name!)),
     Buffer.concat([Buffer.from('Return-Path: <sender@example.com>\n'), big]),
+  )
+})
+
+t.test('a large body without readInto is copied through its stream, byte for byte', async t => {
+  const dir = t.testdir()
+  const big = Buffer.alloc(700_000)
+  for (let i = 0; i < big.length; i++) big[i] = (i * 13 + (i >> 10)) & 0xff
+  const inner = messageBodyFrom(big)
+  const plain = {
+    size: inner.size,
+    stream: (r?: { start?: number; end?: number }) => inner.stream(r),
+    read: () => inner.read(),
+    dispose: () => inner.dispose(),
+  }
+  const backend = await MaildirBackend.open(join(dir, 'md'))
+  t.teardown(() => backend.close())
+  t.equal((await backend.deliver(injected({ delivered: plain, recipients: ['a@b'] }))).code, 'K')
+  const [name] = readdirSync(join(dir, 'md', 'new'))
+  t.same(
+    readFileSync(join(dir, 'md', 'new', name!)),
+    Buffer.concat([Buffer.from('Return-Path: <sender@example.com>\nDelivered-To: a@b\n'), big]),
   )
 })
 

@@ -66,3 +66,36 @@ t.test('a consumer that stops early closes the source stream', async t => {
   await new Promise(resolve => setImmediate(resolve))
   t.equal(destroyed, true)
 })
+
+t.test('readInto gives the bytes of every range, read across the prefix and the source', async t => {
+  const whole = 'abc456789'
+  for (const source of [messageBodyFrom('0123456789'), plainBody('0123456789')]) {
+    const body = new SplicedBody(Buffer.from('abc'), source, 4)
+    for (const size of [1, 2, 4, 20])
+      for (let position = 0; position <= whole.length + 1; position++) {
+        const target = Buffer.alloc(size)
+        const n = await body.readInto(target, position)
+        t.equal(
+          target.toString('latin1', 0, n),
+          whole.slice(position, position + size),
+          `${size} at ${position}`,
+        )
+      }
+  }
+  const short = { ...plainBody('abc'), size: 10 }
+  await t.rejects(
+    new SplicedBody(Buffer.from('p'), short, 0).readInto(Buffer.alloc(11), 0),
+    /ended 7 bytes early/,
+  )
+})
+
+/** A MessageBody with only the required methods (no readInto). */
+function plainBody(text: string) {
+  const inner = messageBodyFrom(text)
+  return {
+    size: inner.size,
+    stream: (r?: { start?: number; end?: number }) => inner.stream(r),
+    read: () => inner.read(),
+    dispose: () => inner.dispose(),
+  }
+}

@@ -1,7 +1,7 @@
 import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
-import type { Verdict } from '@qmqpkit/qmqp'
+import { bodyBytes, readBodyInto, type MessageBody, type Verdict } from '@qmqpkit/qmqp'
 import type { Backend, BackendContext, BackendFactory } from '../backend.js'
 import type { InjectedMessage } from '../injected-message.js'
 import { BackendOpenError, BackendSpecError, failureText } from './errors.js'
@@ -64,6 +64,38 @@ export function deliveryHeaders(sender: Buffer, recipients: Buffer[]): Buffer {
     headerLine('Return-Path', Buffer.concat([Buffer.from('<'), sender, Buffer.from('>')])),
     ...recipients.map(r => headerLine('Delivered-To', r)),
   ])
+}
+
+/** Bodies up to this size are written with the header lines in one write; larger ones a piece at a time. */
+const pieceBytes = 256 * 1024
+
+async function writeAll(file: FileHandle, bytes: Buffer): Promise<void> {
+  for (let at = 0; at < bytes.length;) at += (await file.write(bytes, at, bytes.length - at)).bytesWritten
+}
+
+/**
+ * Writes the header lines, then the body. A large body goes through one buffer, read into and
+ * written out again piece by piece, so that no memory is allocated for each piece.
+ */
+async function writeBody(file: FileHandle, head: Buffer, body: MessageBody): Promise<void> {
+  const whole = body.size <= pieceBytes ? (bodyBytes(body) ?? (await body.read())) : undefined
+  if (whole) {
+    if (whole.length !== body.size) throw new Error(`body has ${whole.length} bytes, not ${body.size}`)
+    const { bytesWritten } = await file.writev([head, whole])
+    if (bytesWritten < head.length) await writeAll(file, head.subarray(bytesWritten))
+    await writeAll(file, whole.subarray(Math.max(0, bytesWritten - head.length)))
+    return
+  }
+  await writeAll(file, head)
+  const piece = Buffer.allocUnsafeSlow(pieceBytes)
+  let bytes = 0
+  while (bytes < body.size) {
+    const n = await readBodyInto(body, piece, bytes)
+    if (n === 0) break
+    await writeAll(file, piece.subarray(0, n))
+    bytes += n
+  }
+  if (bytes !== body.size) throw new Error(`body has ${bytes} bytes, not ${body.size}`)
 }
 
 /**
@@ -132,14 +164,7 @@ export class MaildirBackend implements Backend {
     let stage: 'tmp' | 'new' | 'done' = 'tmp'
     try {
       file = await open(tmpPath, 'wx', 0o600)
-      await file.write(head)
-      let bytes = 0
-      for await (const chunk of msg.delivered.stream()) {
-        const piece = chunk as Buffer
-        bytes += piece.length
-        await file.write(piece)
-      }
-      if (bytes !== msg.delivered.size) throw new Error(`body has ${bytes} bytes, not ${msg.delivered.size}`)
+      await writeBody(file, head, msg.delivered)
       await file.sync()
       await file.close()
       file = undefined

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream'
-import { bodyBytes, type MessageBody } from '@qmqpkit/qmqp'
+import { bodyBytes, readBodyInto, type MessageBody } from '@qmqpkit/qmqp'
 
 /**
  * A message made of new leading bytes (held in memory: the Received line and the rewritten
@@ -61,6 +61,24 @@ export class SplicedBody implements MessageBody {
     const parts: Buffer[] = []
     for await (const chunk of this.stream() as AsyncIterable<Buffer>) parts.push(chunk)
     return Buffer.concat(parts, this.size)
+  }
+
+  /** The prefix's bytes, then the source's read into the rest of `target` (see MessageBody.readInto). */
+  async readInto(target: Uint8Array, position: number): Promise<number> {
+    const start = Math.max(0, position)
+    if (start >= this.size || target.length === 0) return 0
+    const prefix = this.#prefix
+    let copied = 0
+    if (start < prefix.length) {
+      copied = Math.min(prefix.length - start, target.length)
+      target.set(prefix.subarray(start, start + copied))
+    }
+    if (copied === target.length) return copied
+    const from = this.#sourceStart + Math.max(0, start - prefix.length)
+    const want = Math.min(target.length - copied, this.size - (start + copied))
+    const got = await readBodyInto(this.#source, target.subarray(copied, copied + want), from)
+    if (got !== want) throw new Error(`message body ended ${want - got} bytes early`)
+    return copied + got
   }
 
   /** Nothing to release: the prefix is garbage-collected, the source belongs to its owner. */
