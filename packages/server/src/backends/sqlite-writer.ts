@@ -75,10 +75,15 @@ function decimalDigits(n: number): number {
 
 function writeAddressList(out: Buffer, at: number, addresses: readonly Uint8Array[]): number {
   for (const a of addresses) {
-    at += out.write(String(a.byteLength), at, 'latin1')
+    const length = a.byteLength
+    const digits = decimalDigits(length)
+    for (let i = digits - 1, n = length; i >= 0; i--, n = Math.floor(n / 10)) out[at + i] = 0x30 + (n % 10)
+    at += digits
     out[at++] = 0x3a
-    out.set(a, at)
-    at += a.byteLength
+    // Addresses are short: a loop costs less than a call into native code.
+    if (length < 64) for (let i = 0; i < length; i++) out[at + i] = a[i]!
+    else out.set(a, at)
+    at += length
     out[at++] = 0x2c
   }
   return at
@@ -419,6 +424,15 @@ function serve(path: string, slots: SharedArrayBuffer, slotBytes: number): void 
     }
   }
 
+  // Prepared once: db.exec would parse these again for every batch and every message.
+  const [begin, commit, savepoint, release, rollbackTo] = [
+    'BEGIN IMMEDIATE',
+    'COMMIT',
+    'SAVEPOINT job',
+    'RELEASE job',
+    'ROLLBACK TO job',
+  ].map(sql => db.prepare(sql))
+
   port.on('message', (request: WriterRequest) => {
     if (request.type === 'close') {
       db.close()
@@ -428,20 +442,20 @@ function serve(path: string, slots: SharedArrayBuffer, slotBytes: number): void 
     const results: Array<WriterFailure | number | null> = []
     const packed = request.packed && new BatchReader(Buffer.from(request.packed))
     try {
-      db.exec('BEGIN IMMEDIATE')
+      begin!.run()
       for (const job of request.jobs) {
         // A savepoint per job: one that fails is undone alone, the others still commit.
-        db.exec('SAVEPOINT job')
+        savepoint!.run()
         try {
           results.push(run(job, packed))
-          db.exec('RELEASE job')
+          release!.run()
         } catch (err) {
-          db.exec('ROLLBACK TO job')
-          db.exec('RELEASE job')
+          rollbackTo!.run()
+          release!.run()
           results.push(failure(err))
         }
       }
-      db.exec('COMMIT')
+      commit!.run()
     } catch (err) {
       // The transaction did not commit: nothing of this batch is stored.
       if (db.inTransaction) {
