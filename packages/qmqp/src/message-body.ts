@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { Readable } from 'node:stream'
+import { MessageChannel, type MessagePort } from 'node:worker_threads'
 import { QmqpSpoolError } from './errors.js'
 
 /**
@@ -199,6 +200,43 @@ export interface SpoolOptions {
   spoolThresholdBytes?: number
   /** Directory for temporary files. Default os.tmpdir(). */
   spoolDir?: string
+  /**
+   * The chunks written are handed over: once one is in the file, its memory is freed at once
+   * when it is the whole of its ArrayBuffer (as socket reads are), and every view of that
+   * memory is left empty, as after a transfer. Without this, each chunk waits for the garbage
+   * collector, which lets tens of MiB of them pile up while a large message arrives. Only for
+   * a caller that keeps no view of the chunks it writes. Default false.
+   */
+  releaseWritten?: boolean
+}
+
+let releasePort: MessagePort | undefined
+
+/**
+ * Frees an ArrayBuffer's memory now rather than at the next garbage collection: it is
+ * transferred into a closed port, which detaches it and drops the message (a message is
+ * serialised even when its port is closed). Buffers that cannot be transferred are left alone.
+ */
+function release(buffer: ArrayBuffer): void {
+  if (!releasePort) {
+    releasePort = new MessageChannel().port1
+    releasePort.close()
+  }
+  try {
+    releasePort.postMessage(null, [buffer])
+  } catch {
+    // Marked untransferable (Node's Buffer pool): the collector frees it.
+  }
+}
+
+/** True when `chunk` is the whole of an ordinary ArrayBuffer, so that freeing it frees nothing else. */
+function wholeBuffer(chunk: Buffer): boolean {
+  return (
+    chunk.byteOffset === 0 &&
+    chunk.byteLength > 0 &&
+    chunk.byteLength === chunk.buffer.byteLength &&
+    chunk.buffer instanceof ArrayBuffer
+  )
 }
 
 /**
@@ -214,10 +252,12 @@ export class BodySpool {
   #path: string | undefined
   #error: Error | undefined
   #finished = false
+  readonly #release: boolean
 
   constructor(opts: SpoolOptions = {}) {
     this.threshold = opts.spoolThresholdBytes ?? 1024 * 1024
     this.dir = opts.spoolDir ?? tmpdir()
+    this.#release = opts.releaseWritten ?? false
   }
 
   get size(): number {
@@ -246,10 +286,18 @@ export class BodySpool {
       this.#file.on('error', err => {
         this.#error ??= new QmqpSpoolError(`spool file ${this.#path}: ${err.message}`, { cause: err })
       })
-      for (const p of this.#parts) this.#file.write(p)
+      for (const p of this.#parts) this.#toFile(p)
       this.#parts = []
     }
-    return this.#file.write(chunk)
+    return this.#toFile(chunk)
+  }
+
+  #toFile(chunk: Buffer): boolean {
+    if (!this.#release || !wholeBuffer(chunk)) return this.#file!.write(chunk)
+    const memory = chunk.buffer as ArrayBuffer
+    return this.#file!.write(chunk, err => {
+      if (!err) release(memory)
+    })
   }
 
   /** Resolves when the file can take more (at once when in memory). */

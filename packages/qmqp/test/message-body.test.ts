@@ -213,3 +213,40 @@ t.test('readBodyInto works with a MessageBody that has no readInto, through its 
   t.equal(await readBodyInto(body, target, 1), 2, 'a body with readInto uses it')
   t.equal(target.toString('latin1', 0, 2), 'bc')
 })
+
+t.test('releaseWritten: chunks that are whole buffers are freed once in the file, nothing else', async t => {
+  const dir = t.testdir()
+  const own = (n: number, fill: number) => Buffer.from(new ArrayBuffer(n)).fill(fill)
+  const spool = new BodySpool({ spoolThresholdBytes: 1000, spoolDir: dir, releaseWritten: true })
+  const early = own(600, 0x61) // held in memory first, written when the spool moves to the file
+  const whole = own(70_000, 0x62)
+  const backing = own(100, 0x63)
+  const view = backing.subarray(10, 90) // part of a buffer someone else may still use
+  const pooled = Buffer.from('pooled') // Node's pool: not transferable
+  const later = own(50_000, 0x64)
+  for (const c of [early, whole, view, pooled, later]) if (!spool.write(c)) await spool.onDrain()
+  const body = await spool.finish()
+  t.equal(
+    (await body.read()).toString('latin1'),
+    'a'.repeat(600) + 'b'.repeat(70_000) + 'c'.repeat(80) + 'pooled' + 'd'.repeat(50_000),
+    'the file has every byte',
+  )
+  t.same([early.length, whole.length, later.length], [0, 0, 0], 'whole buffers released')
+  t.equal(backing.length, 100, 'a view of part of a buffer is left alone')
+  t.equal(view.toString('latin1'), 'c'.repeat(80))
+  t.equal(pooled.toString(), 'pooled', 'a pooled buffer is left alone')
+  await body.dispose()
+
+  const keep = new BodySpool({ spoolThresholdBytes: 10, spoolDir: dir })
+  const mine = own(5000, 0x65)
+  keep.write(mine)
+  const kept = await keep.finish()
+  t.equal(mine.length, 5000, 'without the option nothing is released')
+  await kept.dispose()
+
+  const inMemory = new BodySpool({ spoolThresholdBytes: 1000, releaseWritten: true })
+  const small = own(100, 0x66)
+  inMemory.write(small)
+  t.same(await inMemory.finish().then(b => b.read()), Buffer.alloc(100, 0x66))
+  t.equal(small.length, 100, 'a body kept in memory keeps its chunks')
+})
