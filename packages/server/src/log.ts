@@ -39,6 +39,16 @@ export interface LogSink {
   error(obj: object, msg?: string): void
 }
 
+/** Characters JSON.stringify escapes: the quote, the backslash, controls and lone surrogate halves. */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/
+
+/** `JSON.stringify(s)`, without its work when nothing in `s` needs escaping (the usual case). */
+function jsonString(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`
+}
+
+const jsonOrNull = (s: string | null): string => (s === null ? 'null' : jsonString(s))
+
 /** Bytes gathered before they are written at once, and the longest a line waits otherwise. */
 const BATCH_BYTES = 16 * 1024
 const BATCH_MS = 20
@@ -104,6 +114,10 @@ export class QmqpdLog implements LogSink {
 
   /** Writes out lines gathered but not yet written (batched logs). */
   readonly #flushPending: () => void
+  /** `,"pid":N,"event":"`: the part of every per-connection and per-message JSON line that never changes. */
+  readonly #pidEvent = `,"pid":${process.pid},"event":"`
+  /** Whether info lines are written at all (the level is fixed for the life of the log). */
+  readonly #infoOn: boolean
 
   constructor(options: Config['log'], stream?: Writable, own: QmqpdLogOptions = {}) {
     this.#format = options.format
@@ -135,6 +149,7 @@ export class QmqpdLog implements LogSink {
         dest.reopen()
       }
     }
+    this.#infoOn = this.#pino.isLevelEnabled('info')
   }
 
   /** Reopens the log file (after a rotation moved it); nothing for stderr. */
@@ -168,43 +183,39 @@ export class QmqpdLog implements LogSink {
   }
 
   /**
-   * A per-connection or per-message line in pino's JSON, written here: the same bytes pino
-   * writes for an info line with `base: { pid }` (level, time, pid, the fields in order with
-   * the undefined ones left out, msg), without pino's generic serialiser on the busiest path.
+   * The one line per connection. In JSON, the same bytes pino writes for an info line with
+   * `base: { pid }` (level, time, pid, the fields in order, undefined ones left out, msg), made
+   * here in one template rather than by pino's generic serialiser: this is the busiest path.
    */
-  #infoJson(event: string, fields: object): void {
-    if (!this.#pino.isLevelEnabled('info')) return
-    let line = `{"level":30,"time":${Date.now()},"pid":${process.pid},"event":"${event}"`
-    for (const key in fields) {
-      const value = (fields as Record<string, unknown>)[key]
-      if (value !== undefined) line += `,"${key}":${JSON.stringify(value)}`
-    }
-    this.#out.write(`${line},"msg":"${event}"}\n`)
-  }
-
-  /** The one line per connection. */
   connection(c: ConnectionLine): void {
-    if (this.#format === 'json') return this.#infoJson('connection', c)
+    if (!this.#infoOn) return
+    if (this.#format === 'json') {
+      this.#out.write(
+        `{"level":30,"time":${Date.now()}${this.#pidEvent}connection","conn":${jsonString(c.conn)},"remote":${jsonString(c.remote)},"local":${jsonString(c.local)},"rule":${jsonOrNull(c.rule)},"decision":${jsonString(c.decision)},"verdict":${jsonString(c.verdict)},"bytes":${c.bytes},"ms":${c.ms}${c.reason === undefined ? '' : `,"reason":${jsonString(c.reason)}`},"msg":"connection"}\n`,
+      )
+      return
+    }
     const status = c.verdict === 'deny' ? 'deny' : c.verdict === 'error' ? 'drop' : 'ok'
-    this.#line(
-      'info',
+    this.#out.write(
       `qmqpd: ${status} ${c.conn} ${c.local} ${c.remote} rule ${c.rule ?? '-'} ${c.verdict} ${c.bytes} bytes ${c.ms} ms` +
-        (c.reason ? ` (${c.reason})` : ''),
+        (c.reason ? ` (${c.reason})` : '') +
+        '\n',
     )
   }
 
-  /** The one line per message. */
+  /** The one line per message (JSON as for connection()). */
   message(m: MessageLine): void {
-    if (this.#format === 'json') return this.#infoJson('message', m)
-    this.#line(
-      'info',
+    if (!this.#infoOn) return
+    if (this.#format === 'json') {
+      this.#out.write(
+        `{"level":30,"time":${Date.now()}${this.#pidEvent}message","conn":${jsonString(m.conn)},"id":${jsonString(m.id)},"remote":${jsonString(m.remote)},"rule":${jsonOrNull(m.rule)},"sender":${jsonString(m.sender)},"recipients":${m.recipients},"bytes":${m.bytes},"verdict":${jsonString(m.verdict)},"text":${jsonString(m.text)},"backend":${jsonOrNull(m.backend)},"ms":${m.ms},"msg":"message"}\n`,
+      )
+      return
+    }
+    this.#out.write(
       `qmqpd: msg ${m.id} conn ${m.conn} from <${m.sender}> rcpt ${m.recipients} bytes ${m.bytes} ` +
-        `${m.verdict}${m.text} backend ${m.backend ?? '-'} ${m.ms} ms`,
+        `${m.verdict}${m.text} backend ${m.backend ?? '-'} ${m.ms} ms\n`,
     )
-  }
-
-  #line(level: 'info', line: string): void {
-    if (this.#pino.isLevelEnabled(level)) this.#out.write(`${line}\n`)
   }
 
   /** Writes out whatever is gathered or buffered (before an exit). */

@@ -114,3 +114,41 @@ t.test('batched: lines still waiting are written when the process exits', async 
     'qmqpd: msg 17 conn c1 from <a@b> rcpt 2 bytes 9 Kok 1 qp 17 backend memory: 3 ms\n',
   )
 })
+
+t.test('json: connection and message lines are the bytes pino writes for the same fields', async t => {
+  const { pino } = await import('pino')
+  const awkward = [
+    'plain',
+    'quote " and backslash \\',
+    'controls \u0000\u0001\t\n\u001f',
+    'latin1 \u00e9\u00ff',
+    'del \u007f',
+    'pair \ud83d\ude00',
+    '',
+  ]
+  for (const text of awkward) {
+    const ours = sink()
+    const theirs = sink()
+    const log = new QmqpdLog({ format: 'json', level: 'info', file: null }, ours.stream)
+    const reference = pino({ level: 'info', base: { pid: process.pid } }, theirs.stream)
+    const c = { ...conn, remote: text, rule: text === '' ? null : text, reason: text }
+    const m = { ...msg, sender: text, text, backend: text === '' ? null : text }
+    log.connection(c)
+    const { reason: _reason, ...withoutReason } = c
+    log.connection(withoutReason)
+    log.message(m)
+    reference.info({ event: 'connection', ...c }, 'connection')
+    reference.info({ event: 'connection', ...withoutReason }, 'connection')
+    reference.info({ event: 'message', ...m }, 'message')
+    const untimed = (lines: string[]) => lines.map(l => l.replace(/"time":\d+/, '"time":0'))
+    t.same(untimed(ours.lines), untimed(theirs.lines), JSON.stringify(text))
+  }
+  // Addresses are latin1 text of bytes, so a lone surrogate half cannot occur; should one come,
+  // it is escaped as JSON.stringify does (pino would write U+FFFD), and the line still parses.
+  const ours = sink()
+  new QmqpdLog({ format: 'json', level: 'info', file: null }, ours.stream).message({
+    ...msg,
+    text: 'lone \ud800 half',
+  })
+  t.equal(JSON.parse(ours.lines[0]!).text, 'lone \ud800 half')
+})
