@@ -35,6 +35,12 @@ export interface GreenArrowExtras {
 
 const GREENARROW_PREFIX = 'x-greenarrow-'
 
+/** A variable of the connection's environment; a later setting wins, as in a process environment. */
+function envValue(env: ConnectionInfo['env'], name: string): Buffer | undefined {
+  for (let i = env.length - 1; i >= 0; i--) if (env[i]![0] === name) return env[i]![1]
+  return undefined
+}
+
 /**
  * GreenArrow's processing of one injected message (reference/greenarrow.md §3-§6).
  *
@@ -52,9 +58,9 @@ export async function applyGreenArrow(
   now: Date,
   extras: GreenArrowExtras = {},
 ): Promise<GreenArrowResult> {
-  const env = new Map<string, Buffer>()
-  for (const [name, value] of connection.env) env.set(name, value) // a later setting wins, as in a process environment
-  const simpleMh = env.has('GREENARROW_SIMPLEMH') || env.has('GREENARROW_MAILCLASS')
+  const env = connection.env
+  const simpleMh =
+    envValue(env, 'GREENARROW_SIMPLEMH') !== undefined || envValue(env, 'GREENARROW_MAILCLASS') !== undefined
 
   const scan = await readHeader(received, config.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES)
   const headers = new HeaderBlock(scan.fields)
@@ -90,17 +96,15 @@ export async function applyGreenArrow(
     return first
   }
 
-  const metadata: GreenArrowDetails = {
-    ...noMetadata(simpleMh ? 'simplemh' : 'raw'),
-    verp: parseVerpSender(sender),
-    problems,
-  }
+  const metadata: GreenArrowDetails = noMetadata(simpleMh ? 'simplemh' : 'raw') as GreenArrowDetails
+  metadata.verp = parseVerpSender(sender)
+  metadata.problems = problems
 
   if (simpleMh) {
     // Mail class, first match wins: the header, the rule's GREENARROW_MAILCLASS, the default.
     // An empty value counts as not set.
     const fromHeader = single('X-GreenArrow-MailClass')?.value
-    const fromRule = env.get('GREENARROW_MAILCLASS')?.toString('latin1')
+    const fromRule = envValue(env, 'GREENARROW_MAILCLASS')?.toString('latin1')
     if (fromHeader) [metadata.mailClass, metadata.mailClassSource] = [fromHeader, 'header']
     else if (fromRule) [metadata.mailClass, metadata.mailClassSource] = [fromRule, 'rule']
     else if (config.defaultMailClass)
@@ -163,7 +167,7 @@ export async function applyGreenArrow(
   if (config.stripXVirtualMta) headers.remove('X-Virtual-MTA')
   if (simpleMh) await config.hooks?.modify?.(headers)
 
-  const hide = config.honourReceivedHide && env.has('GREENARROW_SMTP_RECEIVED_HIDE')
+  const hide = config.honourReceivedHide && envValue(env, 'GREENARROW_SMTP_RECEIVED_HIDE') !== undefined
   const received_ = hide
     ? Buffer.alloc(0)
     : receivedLine(config.receivedFormat, receivedFacts(env, connection, config, now, extras))
@@ -190,18 +194,18 @@ const isGreenArrowField = (f: HeaderField): boolean => f.lowerName.startsWith(GR
 
 /** The Received line's facts: the environment's, else the connection's; unknown ones left out. */
 function receivedFacts(
-  env: Map<string, Buffer>,
+  env: ConnectionInfo['env'],
   connection: ConnectionInfo,
   config: GreenArrowConfig,
   now: Date,
   extras: GreenArrowExtras,
 ): ReceivedFacts {
   const facts: ReceivedFacts = { me: config.me, date: now, id: extras.queueId ?? connection.id }
-  const remoteHost = env.get('TCPREMOTEHOST') ?? connection.remoteHost
-  const remoteInfo = env.get('TCPREMOTEINFO') ?? connection.remoteInfo
-  const remoteIp = env.get('TCPREMOTEIP') ?? connection.remoteIp
-  const localHost = env.get('TCPLOCALHOST')
-  const localIp = env.get('TCPLOCALIP') ?? connection.localIp
+  const remoteHost = envValue(env, 'TCPREMOTEHOST') ?? connection.remoteHost
+  const remoteInfo = envValue(env, 'TCPREMOTEINFO') ?? connection.remoteInfo
+  const remoteIp = envValue(env, 'TCPREMOTEIP') ?? connection.remoteIp
+  const localHost = envValue(env, 'TCPLOCALHOST')
+  const localIp = envValue(env, 'TCPLOCALIP') ?? connection.localIp
   // exactOptionalPropertyTypes: a fact not known is absent, never undefined.
   if (remoteHost !== undefined) facts.remoteHost = remoteHost
   if (remoteInfo !== undefined) facts.remoteInfo = remoteInfo

@@ -38,16 +38,22 @@ export async function readHeader(body: MessageBody, maxHeaderBytes: number): Pro
   }
   // The limit holds whatever the chunk sizes: a header ending past it is cut at the limit.
   const over = found ? checked > maxHeaderBytes : filled > maxHeaderBytes
-  if (over) return { ...scanHeader(buf.subarray(0, maxHeaderBytes), false), truncated: true }
-  return { ...scanHeader(buf.subarray(0, filled), !found), truncated: false }
+  if (over) return withTruncated(scanHeader(buf.subarray(0, maxHeaderBytes), false), true)
+  return withTruncated(scanHeader(buf.subarray(0, filled), !found), false)
 }
 
 /** The header of a message held whole, read as readHeader reads a stream that gives it in one chunk. */
 function headerOf(buf: Buffer, maxHeaderBytes: number): HeaderRead {
   const { found, checked } = findHeaderEnd(buf, 0)
   const over = found ? checked > maxHeaderBytes : buf.length > maxHeaderBytes
-  if (over) return { ...scanHeader(buf.subarray(0, maxHeaderBytes), false), truncated: true }
-  return { ...scanHeader(buf, !found), truncated: false }
+  if (over) return withTruncated(scanHeader(buf.subarray(0, maxHeaderBytes), false), true)
+  return withTruncated(scanHeader(buf, !found), false)
+}
+
+/** The scan as a HeaderRead (an object of our own: set in place, not copied). */
+function withTruncated(scan: HeaderScan, truncated: boolean): HeaderRead {
+  ;(scan as HeaderRead).truncated = truncated
+  return scan as HeaderRead
 }
 
 /** Looks at the complete lines from `from`: is one of them the end of the header? */
