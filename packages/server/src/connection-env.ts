@@ -117,21 +117,36 @@ export function connectionEnv(facts: EndpointFacts, dialect: Dialect): Connectio
   const v6 = dialect === 'ipv6'
   const proto = v6 && !remote.ipv4 ? 'TCP6' : 'TCP'
   const env: Array<[string, Buffer]> = [['PROTO', PROTO_BYTES[proto]]]
-  const put = (suffix: string, value: Buffer | string | null | undefined, v6Value = value) => {
-    if (value === null || value === undefined) return
-    env.push([`TCP${suffix}`, typeof value === 'string' ? Buffer.from(value, 'latin1') : value])
-    if (v6)
-      env.push([`TCP6${suffix}`, typeof v6Value === 'string' ? Buffer.from(v6Value, 'latin1') : v6Value!])
+  const put = (name: number, value: Buffer, v6Value: Buffer): void => {
+    env.push([TCP_NAMES[name]!, value])
+    if (v6) env.push([TCP6_NAMES[name]!, v6Value])
   }
-  put('LOCALIP', addressBytes(local), v6 ? v6AddressBytes(local) : undefined)
-  put('LOCALPORT', localPortBytes(facts.localPort))
-  put('LOCALHOST', facts.localHost)
-  put('REMOTEIP', addressBytes(remote), v6 ? v6AddressBytes(remote) : undefined)
-  put('REMOTEPORT', String(facts.remotePort))
-  put('REMOTEHOST', facts.remoteHost)
-  put('REMOTEINFO', facts.remoteInfo)
+  const localPort = localPortBytes(facts.localPort)
+  const remotePort = Buffer.from(String(facts.remotePort), 'latin1')
+  put(LOCALIP, addressBytes(local), v6 ? v6AddressBytes(local) : EMPTY)
+  put(LOCALPORT, localPort, localPort)
+  if (facts.localHost !== null && facts.localHost !== undefined) {
+    const host = Buffer.from(facts.localHost, 'latin1')
+    put(LOCALHOST, host, host)
+  }
+  put(REMOTEIP, addressBytes(remote), v6 ? v6AddressBytes(remote) : EMPTY)
+  put(REMOTEPORT, remotePort, remotePort)
+  if (facts.remoteHost !== null && facts.remoteHost !== undefined) {
+    const host = Buffer.from(facts.remoteHost, 'latin1')
+    put(REMOTEHOST, host, host)
+  }
+  if (facts.remoteInfo !== null && facts.remoteInfo !== undefined) {
+    const info = Buffer.from(facts.remoteInfo, 'latin1')
+    put(REMOTEINFO, info, info)
+  }
   return { proto, remoteIp: remote.text, localIp: local.text, env }
 }
+
+const [LOCALIP, LOCALPORT, LOCALHOST, REMOTEIP, REMOTEPORT, REMOTEHOST, REMOTEINFO] = [0, 1, 2, 3, 4, 5, 6]
+const SUFFIXES = ['LOCALIP', 'LOCALPORT', 'LOCALHOST', 'REMOTEIP', 'REMOTEPORT', 'REMOTEHOST', 'REMOTEINFO']
+const TCP_NAMES = SUFFIXES.map(s => `TCP${s}`)
+const TCP6_NAMES = SUFFIXES.map(s => `TCP6${s}`)
+const EMPTY = Buffer.alloc(0)
 
 const addressBytes = (k: KnownAddress): Buffer => (k.textBytes ??= Buffer.from(k.text, 'latin1'))
 /** The IPv6 text of any address: IPv4 becomes `::ffff:a.b.c.d`, as ucspi-tcp-ipv6 sets TCP6*IP. */

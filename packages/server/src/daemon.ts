@@ -262,8 +262,8 @@ export class Qmqpd {
   #onConnection(facts: ConnectionFacts): { allow: boolean; context?: unknown } {
     const stdio = this.#stdioEnv
     const getEnv = (name: string) => stdio?.find(([n]) => n === name)?.[1]
-    const remoteHost = getEnv('TCPREMOTEHOST') ?? null
-    const remoteInfo = getEnv('TCPREMOTEINFO') ?? null
+    const remoteHost = (stdio && getEnv('TCPREMOTEHOST')) ?? null
+    const remoteInfo = (stdio && getEnv('TCPREMOTEINFO')) ?? null
     const state: ConnState = {
       info: null,
       remote: formatAddress(safeAddress(facts.remoteAddress), facts.remotePort),
@@ -319,12 +319,14 @@ export class Qmqpd {
       proto,
       ruleKey: result.ruleKey,
       decision: result.decision === 'error' ? 'deny' : result.decision,
-      env: applyRuleEnv(base, result.env),
+      // A socket's base environment is this connection's own; under --stdio it is shared.
+      env: result.env.length === 0 && !stdio ? base : applyRuleEnv(base, result.env),
     }
     if (remoteHost) info.remoteHost = remoteHost.toString('latin1')
     if (remoteInfo) info.remoteInfo = remoteInfo.toString('latin1')
     state.info = info
-    return { allow: true, context: info, ...this.#parts.hooks?.connection(info) }
+    const hooks = this.#parts.hooks
+    return hooks ? { allow: true, context: info, ...hooks.connection(info) } : { allow: true, context: info }
   }
 
   async #onRequest(
@@ -337,8 +339,8 @@ export class Qmqpd {
     const id = String(this.#nextId++)
     const receivedAt = started
     let delivered = req.message
-    let verdict: Verdict = { code: 'Z', text: 'temporary failure processing the message (#4.3.0)' }
-    let backendName: string | null = null
+    let verdict: Verdict = PROCESSING_FAILED
+    const run: DeliveryRun = { backend: null, verdict: PROCESSING_FAILED }
     try {
       let ga
       try {
@@ -372,27 +374,11 @@ export class Qmqpd {
         await this.#parts.hooks?.refused(msg, verdict)
         return verdict
       }
-      const deliverAll = async (): Promise<Verdict> => {
-        // qmqpd listens before it opens its backends (it may drop privileges in between): a
-        // message that arrives in that window has nowhere to go, so it is refused for now.
-        if (this.#parts.backends.length === 0) {
-          verdict = { code: 'Z', text: 'qmqpd is starting: no backend is open yet (#4.3.0)' }
-          return verdict
-        }
-        // qmail-qmqpd's K text; a backend's own K text (the exec backend's `qp <pid>`) replaces it.
-        verdict = { code: 'K', text: `ok ${Math.floor(receivedAt / 1000)} qp ${id}` }
-        for (const backend of this.#parts.backends) {
-          backendName = backend.name
-          verdict = await this.#deliver(backend, msg)
-          if (verdict.code !== 'K') break
-        }
-        return verdict
-      }
-      if (!this.#parts.hooks) return await deliverAll()
+      const hooks = this.#parts.hooks
+      if (!hooks) return (verdict = await this.#deliverAll(msg, run))
       // Namespace, fault rules, then the backends (unless a fault says otherwise), then the record.
-      const plan = await this.#parts.hooks.request(msg, deliverAll)
-      if ('code' in plan) verdict = plan
-      else if (plan.verdict) verdict = plan.verdict
+      const plan = await hooks.request(msg, () => this.#deliverAll(msg, run))
+      verdict = 'code' in plan ? plan : (plan.verdict ?? run.verdict)
       return plan
     } finally {
       const state = this.#conns.get(facts.id)
@@ -407,16 +393,31 @@ export class Qmqpd {
         bytes: req.message.size,
         verdict: verdict.code,
         text: verdict.text,
-        backend: backendName,
+        backend: run.backend,
         ms: Date.now() - started,
       })
       try {
-        if (delivered !== req.message) await delivered.dispose().catch(() => undefined)
-        await req.message.dispose().catch(() => undefined)
+        if (delivered !== req.message) await delivered.dispose().catch(ignoreError)
+        await req.message.dispose().catch(ignoreError)
       } finally {
         this.#requestDone()
       }
     }
+  }
+
+  /** Every backend in order, until one does not answer K; `run` records who answered what. */
+  async #deliverAll(msg: InjectedMessage, run: DeliveryRun): Promise<Verdict> {
+    const backends = this.#parts.backends
+    // qmqpd listens before it opens its backends (it may drop privileges in between): a
+    // message that arrives in that window has nowhere to go, so it is refused for now.
+    if (backends.length === 0) return (run.verdict = NO_BACKEND_YET)
+    for (let i = 0; i < backends.length; i++) {
+      const backend = backends[i]!
+      run.backend = backend.name
+      run.verdict = await this.#deliver(backend, msg)
+      if (run.verdict.code !== 'K') break
+    }
+    return run.verdict
   }
 
   /** One backend's answer: its verdict, or Z when it throws or takes longer than --backend-timeout. */
@@ -503,6 +504,22 @@ export class Qmqpd {
     }
   }
 }
+
+/** Which backend answered last, and how: for the message's log line. */
+interface DeliveryRun {
+  backend: string | null
+  verdict: Verdict
+}
+
+const PROCESSING_FAILED: Verdict = Object.freeze({
+  code: 'Z',
+  text: 'temporary failure processing the message (#4.3.0)',
+})
+const NO_BACKEND_YET: Verdict = Object.freeze({
+  code: 'Z',
+  text: 'qmqpd is starting: no backend is open yet (#4.3.0)',
+})
+const ignoreError = (): void => undefined
 
 /** One delivery's deadline in a DeliveryDeadlines list. */
 interface DeliverySlot {
