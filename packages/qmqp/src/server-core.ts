@@ -602,9 +602,12 @@ class Connection {
       recipientLengths: [],
       startedAt: this.startedAt,
     })
+    // The socket's chunks are not used after the decoder has seen them: the spool may free each
+    // one as soon as it is in the file, so a large message does not pile up garbage.
     const spool = (this.#spool = new BodySpool({
       spoolThresholdBytes: limits.spoolThresholdBytes,
       spoolDir: limits.spoolDir,
+      releaseWritten: true,
     }))
     this.#decoder = new RequestDecoder({
       compat: limits.compat,
