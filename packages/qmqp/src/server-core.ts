@@ -200,12 +200,14 @@ export interface QmqpServer {
   /** Open connections now. */
   readonly connections: number
   listen(port: number, host?: string): Promise<AddressInfo>
-  /** Serves one accepted socket (from any listener). */
   /**
-   * Serves a socket accepted elsewhere. `local`, when the caller knows it (a listener bound to
-   * one address), is the socket's local end, which then need not be asked of the kernel.
+   * Serves a socket accepted elsewhere; resolves once that connection is over. `local`, when the
+   * caller knows it (a listener bound to one address), is the socket's local end, which then
+   * need not be asked of the kernel.
    */
   handleSocket(socket: Socket, local?: { address: string; port: number }): Promise<void>
+  /** As handleSocket, for a caller that does not wait for the connection's end (no promise is made). */
+  acceptSocket(socket: Socket, local?: { address: string; port: number }): void
   /** Serves one connection over separate streams (`--stdio`, under tcpserver). */
   handleStreams(input: Readable, output: Writable, facts: ConnectionFacts): Promise<void>
   /** Stops accepting, waits up to `graceMs` (default 0) for open connections, then destroys them. */
@@ -399,6 +401,9 @@ export function createQmqpServer(options: QmqpServerOptions): QmqpServer {
     handleSocket(socket, local) {
       return serveSocket(socket, local).finished
     },
+    acceptSocket(socket, local) {
+      serveSocket(socket, local)
+    },
     handleStreams(input, output, facts) {
       const conn = new Connection(input, output, facts, false, shared)
       conn.start()
@@ -560,7 +565,10 @@ class Connection {
     } catch {
       return this.#decided({ allow: false })
     }
-    // A client leaving meanwhile is not waited for (destroy() ends the 'decide' phase).
+    // A decision made at once is taken at once; a promised one may see the client leave
+    // meanwhile, and is not waited for then (destroy() ends the 'decide' phase).
+    if (answer && typeof (answer as Partial<Promise<ConnectionDecision>>).then !== 'function')
+      return this.#decided(answer as ConnectionDecision)
     Promise.resolve(answer).then(
       d => this.#decided(d),
       () => this.#decided({ allow: false }),

@@ -464,3 +464,34 @@ t.test('without hooks the facts are looked up when read, and are the same', asyn
     family: 'IPv4',
   })
 })
+
+t.test('sockets accepted elsewhere: handleSocket resolves at the end, acceptSocket serves alike', async t => {
+  const received: string[] = []
+  const server = createQmqpServer({
+    onRequest: async req => {
+      received.push((await req.message.read()).toString())
+      await req.message.dispose()
+      return { code: 'K', text: 'ok' }
+    },
+  })
+  const ended: string[] = []
+  let n = 0
+  const listener = net.createServer({ allowHalfOpen: true }, socket => {
+    if (n++ === 0) void server.handleSocket(socket).then(() => ended.push('first'))
+    else server.acceptSocket(socket, { address: '127.0.0.1', port: 1 })
+  })
+  listener.listen(0, '127.0.0.1')
+  await once(listener, 'listening')
+  t.teardown(async () => {
+    await server.close()
+    listener.close()
+  })
+  const port = (listener.address() as net.AddressInfo).port
+  const request = (text: string) =>
+    encodeRequest({ message: Buffer.from(text), sender: 'a@b', recipients: ['c@d'] })
+  t.equal(flat(replyText(await raw(port, request('one')))), 'Kok')
+  t.equal(flat(replyText(await raw(port, request('two')))), 'Kok')
+  t.same(received, ['one', 'two'])
+  while (server.connections > 0) await new Promise(resolve => setTimeout(resolve, 5))
+  t.same(ended, ['first'])
+})
