@@ -116,7 +116,7 @@ export class Qmqpd {
    * up by one per message, so ids grow across restarts (unless a process averaged more than one
    * message per millisecond). It is the `n` of the K reply `ok <unix-time> qp <n>`.
    */
-  #nextId = Date.now()
+  readonly #ids = new MessageIds(Date.now())
   /** Under `--stdio`: the environment tcpserver set, recorded instead of one built from a socket. */
   #stdioEnv: Array<[string, Buffer]> | null = null
   #lastOutcome: string | null = null
@@ -166,9 +166,8 @@ export class Qmqpd {
     // A listener bound to one address knows every connection's local end: no getsockname()
     // per connection. On a wildcard address the socket is asked.
     let local: { address: string; port: number } | undefined
-    const listener = net.createServer(
-      { allowHalfOpen: true },
-      socket => void this.server.handleSocket(socket, local),
+    const listener = net.createServer({ allowHalfOpen: true }, socket =>
+      this.server.acceptSocket(socket, local),
     )
     return new Promise((resolve, reject) => {
       listener.once('error', (err: NodeJS.ErrnoException) => {
@@ -336,7 +335,7 @@ export class Qmqpd {
     info: ConnectionInfo,
   ): Promise<Verdict | ReplyPlan> {
     const started = Date.now()
-    const id = String(this.#nextId++)
+    const id = this.#ids.next()
     const receivedAt = started
     let delivered = req.message
     let verdict: Verdict = PROCESSING_FAILED
@@ -502,6 +501,32 @@ export class Qmqpd {
         break
       }
     }
+  }
+}
+
+/**
+ * Decimal ids counting up from a start value. The text is made from a high part kept as text
+ * and a low part under a million: writing out a 13-digit number for every message costs more.
+ */
+export class MessageIds {
+  #high: number
+  #highText: string
+  #low: number
+
+  constructor(start: number) {
+    this.#high = Math.floor(start / 1e6)
+    this.#highText = this.#high === 0 ? '' : String(this.#high)
+    this.#low = start % 1e6
+  }
+
+  next(): string {
+    const low = this.#low
+    const text = this.#highText === '' ? String(low) : this.#highText + String(low).padStart(6, '0')
+    if (++this.#low === 1e6) {
+      this.#low = 0
+      this.#highText = String(++this.#high)
+    }
+    return text
   }
 }
 

@@ -2,7 +2,10 @@ import type { Writable } from 'node:stream'
 import { pino, type Logger } from 'pino'
 import type { Config } from './config.js'
 
-/** One finished connection: the line qmqpd writes per connection. */
+/**
+ * One finished connection: the line qmqpd writes per connection. `conn`, `decision` and
+ * `verdict` are tokens qmqpd makes (letters, digits, `.` and `-`) and are written unescaped.
+ */
 export interface ConnectionLine {
   conn: string
   remote: string
@@ -17,7 +20,7 @@ export interface ConnectionLine {
   reason?: string
 }
 
-/** One message: accepted, refused by policy, or refused by a backend. */
+/** One message: accepted, refused by policy, or refused by a backend. `conn`, `id`, `verdict`: tokens, as in ConnectionLine. */
 export interface MessageLine {
   conn: string
   id: string
@@ -191,7 +194,7 @@ export class QmqpdLog implements LogSink {
     if (!this.#infoOn) return
     if (this.#format === 'json') {
       this.#out.write(
-        `{"level":30,"time":${Date.now()}${this.#pidEvent}connection","conn":${jsonString(c.conn)},"remote":${jsonString(c.remote)},"local":${jsonString(c.local)},"rule":${jsonOrNull(c.rule)},"decision":${jsonString(c.decision)},"verdict":${jsonString(c.verdict)},"bytes":${c.bytes},"ms":${c.ms}${c.reason === undefined ? '' : `,"reason":${jsonString(c.reason)}`},"msg":"connection"}\n`,
+        `{"level":30,"time":${Date.now()}${this.#pidEvent}connection","conn":"${c.conn}","remote":${jsonString(c.remote)},"local":${jsonString(c.local)},"rule":${jsonOrNull(c.rule)},"decision":"${c.decision}","verdict":"${c.verdict}","bytes":${c.bytes},"ms":${c.ms}${c.reason === undefined ? '' : `,"reason":${jsonString(c.reason)}`},"msg":"connection"}\n`,
       )
       return
     }
@@ -208,7 +211,7 @@ export class QmqpdLog implements LogSink {
     if (!this.#infoOn) return
     if (this.#format === 'json') {
       this.#out.write(
-        `{"level":30,"time":${Date.now()}${this.#pidEvent}message","conn":${jsonString(m.conn)},"id":${jsonString(m.id)},"remote":${jsonString(m.remote)},"rule":${jsonOrNull(m.rule)},"sender":${jsonString(m.sender)},"recipients":${m.recipients},"bytes":${m.bytes},"verdict":${jsonString(m.verdict)},"text":${jsonString(m.text)},"backend":${jsonOrNull(m.backend)},"ms":${m.ms},"msg":"message"}\n`,
+        `{"level":30,"time":${Date.now()}${this.#pidEvent}message","conn":"${m.conn}","id":"${m.id}","remote":${jsonString(m.remote)},"rule":${jsonOrNull(m.rule)},"sender":${jsonString(m.sender)},"recipients":${m.recipients},"bytes":${m.bytes},"verdict":"${m.verdict}","text":${jsonString(m.text)},"backend":${jsonOrNull(m.backend)},"ms":${m.ms},"msg":"message"}\n`,
       )
       return
     }

@@ -5,7 +5,7 @@ import { send, type Verdict } from '@qmqpkit/qmqp'
 import type { Backend } from '../src/backend.js'
 import { MemoryBackend } from '../src/backends/memory.js'
 import { loadConfig } from '../src/config.js'
-import { bindMessage, greenArrowConfig, serverLimits } from '../src/daemon.js'
+import { bindMessage, greenArrowConfig, MessageIds, serverLimits } from '../src/daemon.js'
 import type { InjectedMessage } from '../src/injected-message.js'
 import { envText, fixtures, rawExchange, replyText, request, startDaemon, waitFor } from './lib/harness.js'
 
@@ -273,4 +273,16 @@ t.test('a rules database that goes missing drops connections, and comes back', a
       ['X', '2'],
     ],
   )
+})
+
+t.test('message ids count up in decimal from their start, across the million boundary', async t => {
+  for (const start of [0, 7, 999_998, 1_796_412_999_997, 1_796_412_000_000, 1_000_000]) {
+    const ids = new MessageIds(start)
+    const got = Array.from({ length: 5 }, () => ids.next())
+    t.same(
+      got,
+      [0, 1, 2, 3, 4].map(i => String(start + i)),
+      `from ${start}`,
+    )
+  }
 })

@@ -99,3 +99,22 @@ function plainBody(text: string) {
     dispose: () => inner.dispose(),
   }
 }
+
+t.test('a prefix given as a function is made once, when the body is first used', async t => {
+  let made = 0
+  const body = new SplicedBody(
+    () => {
+      made++
+      return Buffer.from('NEW:')
+    },
+    messageBodyFrom('0123456789'),
+    3,
+  )
+  t.equal(made, 0, 'not made while nobody reads the body')
+  t.equal(body.size, 11)
+  t.equal((await body.read()).toString(), 'NEW:3456789')
+  const streamed: Buffer[] = []
+  for await (const c of body.stream({ start: 2 }) as AsyncIterable<Buffer>) streamed.push(c)
+  t.equal(Buffer.concat(streamed).toString(), 'W:3456789')
+  t.equal(made, 1)
+})

@@ -168,10 +168,18 @@ export async function applyGreenArrow(
   if (simpleMh) await config.hooks?.modify?.(headers)
 
   const hide = config.honourReceivedHide && envValue(env, 'GREENARROW_SMTP_RECEIVED_HIDE') !== undefined
-  const received_ = hide
-    ? Buffer.alloc(0)
-    : receivedLine(config.receivedFormat, receivedFacts(env, connection, config, now, extras))
-  const delivered = new SplicedBody(Buffer.concat([received_, headers.toBuffer()]), received, scan.end)
+  // The delivered form's new bytes are made when a backend first reads it: `discard:` never does.
+  const delivered = new SplicedBody(
+    () =>
+      hide
+        ? headers.toBuffer()
+        : Buffer.concat([
+            receivedLine(config.receivedFormat, receivedFacts(env, connection, config, now, extras)),
+            headers.toBuffer(),
+          ]),
+    received,
+    scan.end,
+  )
 
   const verdict = policyVerdict(config, failed)
   return verdict ? { metadata, delivered, verdict } : { metadata, delivered }

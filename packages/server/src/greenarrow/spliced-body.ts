@@ -8,25 +8,41 @@ import { bodyBytes, readBodyInto, type MessageBody } from '@qmqpkit/qmqp'
  * its owner.
  */
 export class SplicedBody implements MessageBody {
-  readonly size: number
-  readonly #prefix: Buffer
+  #prefix: Buffer | undefined
+  #makePrefix: (() => Buffer) | undefined
   readonly #source: MessageBody
   readonly #sourceStart: number
 
-  constructor(prefix: Buffer, source: MessageBody, sourceStart: number) {
+  /**
+   * `prefix` may be given as a function that makes it: it is then made when the body is first
+   * used (its size included), and never when nobody reads it (a backend that stores nothing).
+   */
+  constructor(prefix: Buffer | (() => Buffer), source: MessageBody, sourceStart: number) {
     if (!Number.isInteger(sourceStart) || sourceStart < 0 || sourceStart > source.size)
       throw new RangeError(`sourceStart ${sourceStart} outside 0..${source.size}`)
-    this.#prefix = prefix
+    if (typeof prefix === 'function') this.#makePrefix = prefix
+    else this.#prefix = prefix
     this.#source = source
     this.#sourceStart = sourceStart
-    this.size = prefix.length + source.size - sourceStart
+  }
+
+  get size(): number {
+    return this.#bytes().length + this.#source.size - this.#sourceStart
+  }
+
+  #bytes(): Buffer {
+    if (this.#prefix === undefined) {
+      this.#prefix = this.#makePrefix!()
+      this.#makePrefix = undefined
+    }
+    return this.#prefix
   }
 
   /** Bytes `start` (default 0) up to, not including, `end` (default: the size). */
   stream(range: { start?: number; end?: number } = {}): Readable {
     const start = Math.max(0, range.start ?? 0)
     const end = Math.min(this.size, range.end ?? this.size)
-    const prefix = this.#prefix
+    const prefix = this.#bytes()
     const source = this.#source
     const sourceStart = this.#sourceStart
     async function* pieces(): AsyncGenerator<Buffer> {
@@ -57,7 +73,7 @@ export class SplicedBody implements MessageBody {
     // A source held in memory: its bytes in place, joined once with the prefix.
     const source = bodyBytes(this.#source)
     if (source && source.length === this.#source.size)
-      return Buffer.concat([this.#prefix, source.subarray(this.#sourceStart)], this.size)
+      return Buffer.concat([this.#bytes(), source.subarray(this.#sourceStart)], this.size)
     const parts: Buffer[] = []
     for await (const chunk of this.stream() as AsyncIterable<Buffer>) parts.push(chunk)
     return Buffer.concat(parts, this.size)
@@ -67,7 +83,7 @@ export class SplicedBody implements MessageBody {
   async readInto(target: Uint8Array, position: number): Promise<number> {
     const start = Math.max(0, position)
     if (start >= this.size || target.length === 0) return 0
-    const prefix = this.#prefix
+    const prefix = this.#bytes()
     let copied = 0
     if (start < prefix.length) {
       copied = Math.min(prefix.length - start, target.length)
