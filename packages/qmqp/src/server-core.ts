@@ -191,7 +191,23 @@ export interface QmqpServerOptions {
     context: unknown,
   ): Promise<Verdict | ReplyPlan>
   onEvent?(event: ServerEvent): void
+  /**
+   * The event types onEvent is given (default: all). Events nobody asked for are not built:
+   * a server that only logs the end of each connection need not pay for the others.
+   */
+  eventTypes?: ReadonlyArray<ServerEvent['type']>
 }
+
+const EVENT_TYPES: ReadonlyArray<ServerEvent['type']> = [
+  'connection-open',
+  'connection-refused',
+  'request-parsed',
+  'protocol-error',
+  'timeout',
+  'request-error',
+  'reply-sent',
+  'connection-close',
+]
 
 export interface QmqpServer {
   readonly limits: ServerLimits
@@ -350,6 +366,8 @@ interface ServerShared {
   idle: DeadlineList | null
   total: DeadlineList | null
   linger: DeadlineList
+  /** Per event type: is it given to onEvent? */
+  emits: Record<ServerEvent['type'], boolean>
 }
 
 /** Builds a QMQP server core: access hook, streaming request parser with limits, reply, close. */
@@ -363,6 +381,12 @@ export function createQmqpServer(options: QmqpServerOptions): QmqpServer {
     idle: limits.idleTimeoutMs === null ? null : new DeadlineList(limits.idleTimeoutMs),
     total: limits.totalTimeoutMs === null ? null : new DeadlineList(limits.totalTimeoutMs),
     linger: new DeadlineList(limits.lingerMs),
+    emits: Object.fromEntries(
+      EVENT_TYPES.map(type => [
+        type,
+        options.onEvent !== undefined && (options.eventTypes?.includes(type) ?? true),
+      ]),
+    ) as Record<ServerEvent['type'], boolean>,
   }
   let netServer: net.Server | undefined
   const serveSocket = (socket: Socket, local?: { address: string; port: number }): Connection => {
@@ -459,7 +483,6 @@ class Connection {
   /** Set by a timeout that replied: the connection still ends as a timeout. */
   #finalOutcome: ConnectionOutcome | undefined
   #shared: ServerShared
-  #emitTo: ((e: ServerEvent) => void) | undefined
   #decision: ConnectionDecision = ALLOW
   // The request being read.
   #transcript: RequestTranscript | undefined
@@ -483,17 +506,17 @@ class Connection {
     shared: ServerShared,
   ) {
     this.#shared = shared
-    const onEvent = shared.options.onEvent
-    if (onEvent)
-      this.#emitTo = e => {
-        try {
-          onEvent(e)
-        } catch {
-          // an event listener's failure must not break the connection
-        }
-      }
     output.on('error', ignore)
     if ((input as unknown) !== output) input.on('error', ignore)
+  }
+
+  /** Gives `e` to onEvent (the caller checked that its type is wanted). */
+  #emit(e: ServerEvent): void {
+    try {
+      this.#shared.options.onEvent!(e)
+    } catch {
+      // an event listener's failure must not break the connection
+    }
   }
 
   /** Resolves once the connection is over (reply sent and socket closed, or dropped). */
@@ -526,14 +549,15 @@ class Connection {
     if (this.#idleSlot) shared.idle?.disarm(this.#idleSlot)
     if (this.#totalSlot) shared.total?.disarm(this.#totalSlot)
     if (this.#lingerSlot) shared.linger.disarm(this.#lingerSlot)
-    this.#emitTo?.({
-      type: 'connection-close',
-      id: this.facts.id,
-      facts: this.facts,
-      outcome: this.#finalOutcome ?? this.#outcome,
-      bytesRead: this.#bytesRead,
-      ms: Date.now() - this.startedAt,
-    })
+    if (this.#shared.emits['connection-close'])
+      this.#emit({
+        type: 'connection-close',
+        id: this.facts.id,
+        facts: this.facts,
+        outcome: this.#finalOutcome ?? this.#outcome,
+        bytesRead: this.#bytesRead,
+        ms: Date.now() - this.startedAt,
+      })
     shared.open.delete(this)
     this.#resolveFinished?.()
   }
@@ -555,7 +579,7 @@ class Connection {
   start(): void {
     this.#shared.open.add(this)
     const facts = this.facts
-    this.#emitTo?.({ type: 'connection-open', id: facts.id, facts })
+    if (this.#shared.emits['connection-open']) this.#emit({ type: 'connection-open', id: facts.id, facts })
     // 1. Access decision, before any byte is read.
     const onConnection = this.#shared.options.onConnection
     if (!onConnection) return this.#decided(ALLOW)
@@ -588,7 +612,8 @@ class Connection {
           code: 'D',
           text: `Error: unknown[${facts.remoteAddress}] is not authorized to use this service`,
         }
-      this.#emitTo?.({ type: 'connection-refused', id: facts.id, facts, replied: reply !== undefined })
+      if (this.#shared.emits['connection-refused'])
+        this.#emit({ type: 'connection-refused', id: facts.id, facts, replied: reply !== undefined })
       if (reply) return this.#reply(reply)
       this.#close()
       return this.#done()
@@ -751,7 +776,8 @@ class Connection {
       b => this.#withBody(b),
       async (err: unknown) => {
         await spool.abort()
-        this.#emitTo?.({ type: 'request-error', id: this.facts.id, facts: this.facts, error: err })
+        if (this.#shared.emits['request-error'])
+          this.#emit({ type: 'request-error', id: this.facts.id, facts: this.facts, error: err })
         this.#reply(verdictFromText('Zqq write error or disk full (#4.3.0)'))
       },
     )
@@ -761,15 +787,16 @@ class Connection {
     const limits = this.#shared.limits
     const facts = this.facts
     const env = this.#decoder!.envelope
-    this.#emitTo?.({
-      type: 'request-parsed',
-      id: facts.id,
-      facts,
-      transcript: this.#transcript!,
-      messageBytes: body.size,
-      recipients: env.recipientCount,
-      spooled: this.#spool!.path !== undefined,
-    })
+    if (this.#shared.emits['request-parsed'])
+      this.#emit({
+        type: 'request-parsed',
+        id: facts.id,
+        facts,
+        transcript: this.#transcript!,
+        messageBytes: body.size,
+        recipients: env.recipientCount,
+        spooled: this.#spool!.path !== undefined,
+      })
     let refusal: string | undefined
     if (env.badAddress) refusal = limits.texts.badAddress
     else if (env.tooManyRecipients) refusal = limits.texts.tooManyRecipients
@@ -804,7 +831,8 @@ class Connection {
   #handlerFailed(body: MessageBody, err: unknown): void {
     this.#phase = 'parsed'
     void body.dispose().then(() => {
-      this.#emitTo?.({ type: 'request-error', id: this.facts.id, facts: this.facts, error: err })
+      if (this.#shared.emits['request-error'])
+        this.#emit({ type: 'request-error', id: this.facts.id, facts: this.facts, error: err })
       this.#reply(verdictFromText(this.#shared.limits.texts.temporaryFailure))
     })
   }
@@ -845,13 +873,14 @@ class Connection {
     this.#phase = 'parsed'
     const texts = this.#shared.limits.texts
     const text = which === 'idle' ? texts.idleTimeout : texts.totalTimeout
-    this.#emitTo?.({
-      type: 'timeout',
-      id: this.facts.id,
-      facts: this.facts,
-      kind: which,
-      action: text === null ? 'drop' : 'reply',
-    })
+    if (this.#shared.emits['timeout'])
+      this.#emit({
+        type: 'timeout',
+        id: this.facts.id,
+        facts: this.facts,
+        kind: which,
+        action: text === null ? 'drop' : 'reply',
+      })
     this.#finalOutcome = 'timeout'
     if (text === null) {
       this.#close()
@@ -886,16 +915,17 @@ class Connection {
           ? 'Zqq write error or disk full (#4.3.0)'
           : limits.texts.temporaryFailure
     }
-    this.#emitTo?.({
-      type: 'protocol-error',
-      id: this.facts.id,
-      facts: this.facts,
-      reason,
-      stage,
-      message: err instanceof Error ? err.message : String(err),
-      action: reply ? 'reply' : 'drop',
-      bytesRead: this.#bytesRead,
-    })
+    if (this.#shared.emits['protocol-error'])
+      this.#emit({
+        type: 'protocol-error',
+        id: this.facts.id,
+        facts: this.facts,
+        reason,
+        stage,
+        message: err instanceof Error ? err.message : String(err),
+        action: reply ? 'reply' : 'drop',
+        bytesRead: this.#bytesRead,
+      })
     if (reply) return this.#reply(verdictFromText(reply))
     this.#close()
     this.#done()
@@ -923,15 +953,16 @@ class Connection {
   }
 
   #sent(bytes: Buffer, verdict: Verdict | null): void {
-    this.#emitTo?.({
-      type: 'reply-sent',
-      id: this.facts.id,
-      facts: this.facts,
-      verdict,
-      bytes: bytes.length,
-      bytesRead: this.#bytesRead,
-      ms: Date.now() - this.startedAt,
-    })
+    if (this.#shared.emits['reply-sent'])
+      this.#emit({
+        type: 'reply-sent',
+        id: this.facts.id,
+        facts: this.facts,
+        verdict,
+        bytes: bytes.length,
+        bytesRead: this.#bytesRead,
+        ms: Date.now() - this.startedAt,
+      })
     if (!this.isSocket) {
       this.#close()
       return this.#done()

@@ -495,3 +495,21 @@ t.test('sockets accepted elsewhere: handleSocket resolves at the end, acceptSock
   while (server.connections > 0) await new Promise(resolve => setTimeout(resolve, 5))
   t.same(ended, ['first'])
 })
+
+t.test('eventTypes: only the events asked for are given to onEvent', async t => {
+  const all = await start(t)
+  const some = await start(t, { eventTypes: ['reply-sent', 'connection-close'] })
+  const request = encodeRequest({ message: Buffer.from('hi'), sender: 'a@b', recipients: ['c@d'] })
+  for (const s of [all, some]) {
+    t.equal(flat(replyText(await raw(s.port, request))), 'Kok')
+    while (s.server.connections > 0) await new Promise(resolve => setTimeout(resolve, 5))
+  }
+  t.same(
+    all.events.map(e => e.type),
+    ['connection-open', 'request-parsed', 'reply-sent', 'connection-close'],
+  )
+  t.same(
+    some.events.map(e => e.type),
+    ['reply-sent', 'connection-close'],
+  )
+})

@@ -137,6 +137,8 @@ export class Qmqpd {
         this.#onEvent(event)
         parts.hooks?.event(event)
       },
+      // The log needs only these; the test-server hooks see every event.
+      ...(parts.hooks ? {} : { eventTypes: DAEMON_EVENTS }),
     })
   }
 
@@ -529,6 +531,15 @@ export class MessageIds {
     return text
   }
 }
+
+/** The server events the daemon itself uses (#onEvent). */
+const DAEMON_EVENTS: ReadonlyArray<ServerEvent['type']> = [
+  'reply-sent',
+  'protocol-error',
+  'timeout',
+  'request-error',
+  'connection-close',
+]
 
 /** Which backend answered last, and how: for the message's log line. */
 interface DeliveryRun {
