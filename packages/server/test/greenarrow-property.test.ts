@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Readable } from 'node:stream'
-import type { MessageBody } from '@qmqpkit/qmqp'
+import { messageBodyFrom, type MessageBody } from '@qmqpkit/qmqp'
 import type { ConnectionInfo } from '../src/injected-message.js'
 import { applyGreenArrow } from '../src/greenarrow/apply.js'
 import { defaultGreenArrowConfig } from '../src/greenarrow/config.js'
@@ -161,5 +161,41 @@ t.test(
       }
     }
     t.equal(failures, 0, `${CASES} cases, seed ${seed}`)
+  },
+)
+
+t.test(
+  `a message held in memory gets the same delivered bytes and metadata as one streamed (seed ${seed})`,
+  async t => {
+    const r = rng(seed + 1)
+    const config = defaultGreenArrowConfig('engine.example.com')
+    const read = async (body: MessageBody) => {
+      const parts: Buffer[] = []
+      for await (const c of body.stream() as AsyncIterable<Buffer>) parts.push(c)
+      return Buffer.concat(parts)
+    }
+    let failures = 0
+    let withoutFields = 0
+    for (let n = 0; n < CASES && failures < 5; n++) {
+      // Half of them without their X-GreenArrow-* fields: the common case of an application's mail.
+      const generated = generate(r)
+      const message = r.chance(0.5) ? generated.expectedAfterReceived : generated.message
+      if (!/^x-(greenarrow-|virtual-mta)/im.test(message.toString('latin1'))) withoutFields++
+      const conn = connection(r.chance(0.3))
+      const sender = Buffer.from(r.pick(['', 'bounce@example.com', 'list-@example.com-@[]']))
+      const hide = r.chance(0.2)
+      const cfg = { ...config, honourReceivedHide: true }
+      if (hide) conn.env.push(['GREENARROW_SMTP_RECEIVED_HIDE', Buffer.alloc(0)])
+      const inMemory = await applyGreenArrow(messageBodyFrom(message), conn, sender, cfg, now)
+      const streamed = await applyGreenArrow(chunked(message, 1 + r.int(40)), conn, sender, cfg, now)
+      const [a, b] = [await read(inMemory.delivered), await read(streamed.delivered)]
+      if (!a.equals(b) || inMemory.delivered.size !== b.length) {
+        failures++
+        t.fail(`seed ${seed} case ${n}: delivered`, { message: message.toString('latin1') })
+      } else t.same(inMemory.metadata, streamed.metadata, `seed ${seed} case ${n}: metadata`)
+      t.same(inMemory.verdict, streamed.verdict, `seed ${seed} case ${n}: verdict`)
+    }
+    t.equal(failures, 0, `${CASES} cases, seed ${seed}`)
+    t.ok(withoutFields > CASES / 10, `${withoutFields} messages had no field the raw step reads`)
   },
 )

@@ -1,4 +1,4 @@
-import type { MessageBody, Verdict } from '@qmqpkit/qmqp'
+import { bodyBytes, type MessageBody, type Verdict } from '@qmqpkit/qmqp'
 import { noMetadata, type ConnectionInfo, type GreenArrowMetadata } from '../injected-message.js'
 import {
   DEFAULT_MAX_HEADER_BYTES,
@@ -35,6 +35,37 @@ export interface GreenArrowExtras {
 
 const GREENARROW_PREFIX = 'x-greenarrow-'
 
+const LF = 0x0a
+const CR = 0x0d
+/** Field names the raw-injection step reads or removes, in lower case, as prefixes of a line. */
+const RAW_FIELD_PREFIXES = [Buffer.from('x-greenarrow-'), Buffer.from('x-virtual-mta')]
+
+/**
+ * False only when the header of `buf` (ending within `maxHeaderBytes`) has no line that starts
+ * with a name in RAW_FIELD_PREFIXES, whatever its case. Any doubt (a header that does not end
+ * in time) answers true, and the caller takes the full path.
+ */
+function mayHoldGreenArrowFields(buf: Buffer, maxHeaderBytes: number): boolean {
+  let pos = 0
+  for (;;) {
+    const nl = buf.indexOf(LF, pos)
+    if (nl < 0 || nl > maxHeaderBytes) return true
+    const first = buf[pos]!
+    // The empty line: the header is over.
+    if (first === LF || (first === CR && nl === pos + 1)) return false
+    if ((first === 0x78 || first === 0x58) && buf[pos + 1] === 0x2d)
+      for (const prefix of RAW_FIELD_PREFIXES) if (startsWithLower(buf, pos, nl, prefix)) return true
+    pos = nl + 1
+  }
+}
+
+/** Does buf[pos, end) start with `prefix` (lower-case ASCII), ignoring case? */
+function startsWithLower(buf: Buffer, pos: number, end: number, prefix: Buffer): boolean {
+  if (end - pos < prefix.length) return false
+  for (let i = 0; i < prefix.length; i++) if ((buf[pos + i]! | 0x20) !== prefix[i]) return false
+  return true
+}
+
 /** A variable of the connection's environment; a later setting wins, as in a process environment. */
 function envValue(env: ConnectionInfo['env'], name: string): Buffer | undefined {
   for (let i = env.length - 1; i >= 0; i--) if (env[i]![0] === name) return env[i]![1]
@@ -62,7 +93,27 @@ export async function applyGreenArrow(
   const simpleMh =
     envValue(env, 'GREENARROW_SIMPLEMH') !== undefined || envValue(env, 'GREENARROW_MAILCLASS') !== undefined
 
-  const scan = await readHeader(received, config.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES)
+  const maxHeaderBytes = config.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES
+  // Raw injection of a message in memory whose header has no field this step reads or removes:
+  // nothing to extract and nothing to strip, so the delivered form is the Received line and
+  // the message as it came (what the full path below makes of such a message, byte for byte).
+  if (!simpleMh && !config.hooks) {
+    const whole = bodyBytes(received)
+    if (whole && !mayHoldGreenArrowFields(whole, maxHeaderBytes)) {
+      const metadata = noMetadata('raw') as GreenArrowDetails
+      metadata.verp = parseVerpSender(sender)
+      const hide = config.honourReceivedHide && envValue(env, 'GREENARROW_SMTP_RECEIVED_HIDE') !== undefined
+      if (hide) return { metadata, delivered: received }
+      const delivered = new SplicedBody(
+        () => receivedLine(config.receivedFormat, receivedFacts(env, connection, config, now, extras)),
+        received,
+        0,
+      )
+      return { metadata, delivered }
+    }
+  }
+
+  const scan = await readHeader(received, maxHeaderBytes)
   const headers = new HeaderBlock(scan.fields)
   const problems: GreenArrowMetadata['problems'] = []
   const failed: GreenArrowCheck[] = []
