@@ -449,9 +449,6 @@ export function createQmqpServer(options: QmqpServerOptions): QmqpServer {
 }
 
 const ignore = (): void => undefined
-function destroyThis(this: Readable): void {
-  this.destroy()
-}
 
 type ReadResult =
   | { kind: 'done' }
@@ -489,6 +486,7 @@ class Connection {
   #spool: BodySpool | undefined
   #decoder: RequestDecoder | undefined
   #needDrain = false
+  #listening = false
   #settled = false
   /** Set while a chunk waits to be used or the spool drains; the end of input waits for it. */
   #pending: Promise<unknown> | undefined
@@ -654,11 +652,7 @@ class Connection {
       },
       onMessageEnd: () => (transcript.bodyDoneAt = Date.now()),
     })
-    // The read listeners stay attached after the request: they ignore what follows it.
-    input.on('data', (chunk: Buffer) => this.#onData(chunk))
-    input.on('end', () => this.#endOfInput())
-    input.on('close', () => this.#finishRead(READ_ABORT))
-    input.on('error', () => this.#finishRead(READ_ABORT))
+    this.#listen()
     const total = this.#shared.total
     if (total) total.arm((this.#totalSlot = new DeadlineSlot(this, 'total')))
     this.#armIdle()
@@ -671,7 +665,7 @@ class Connection {
   }
 
   #onData(chunk: Buffer): void {
-    if (this.#settled) return
+    if (this.#settled || this.#phase !== 'read') return
     const rate = this.#decision.readBytesPerSecond
     if (rate && rate > 0) {
       // A throttled connection: each chunk waits its share of time before it is used.
@@ -724,6 +718,32 @@ class Connection {
     ))
   }
 
+  /**
+   * Attaches the input listeners, once. They serve the whole connection: after the request they
+   * ignore what the client still sends, and while lingering after the reply its end and close
+   * finish the connection.
+   */
+  #listen(): void {
+    if (this.#listening) return
+    this.#listening = true
+    const input = this.input
+    input.on('data', (chunk: Buffer) => this.#onData(chunk))
+    input.on('end', () => this.#onInputEnd())
+    input.on('close', () => this.#onInputClose())
+    input.on('error', () => this.#finishRead(READ_ABORT))
+  }
+
+  #onInputEnd(): void {
+    // The client's end while lingering: the reply is out, close now.
+    if (this.#lingerSlot) (this.input as Socket).destroy()
+    else this.#endOfInput()
+  }
+
+  #onInputClose(): void {
+    if (this.#lingerSlot) this.#done()
+    else this.#finishRead(READ_ABORT)
+  }
+
   #endOfInput(): void {
     if (this.#settled) return
     if (this.#pending) return void this.#pending.then(() => this.#endOfInput())
@@ -739,7 +759,9 @@ class Connection {
     if (this.#settled || this.#phase !== 'read') return
     this.#settled = true
     this.#phase = 'parsed'
-    this.input.pause()
+    // A socket keeps flowing: what follows the request is read and ignored (as while lingering),
+    // and the client's end is seen whenever it comes. Other input is not read further.
+    if (!this.isSocket) this.input.pause()
     if (this.#idleSlot) this.#shared.idle?.disarm(this.#idleSlot)
     const env = this.#decoder!.envelope
     const transcript = this.#transcript!
@@ -971,9 +993,10 @@ class Connection {
     const socket = this.input as Socket
     if (socket.destroyed) return this.#done()
     this.#shared.linger.arm((this.#lingerSlot = new DeadlineSlot(this, 'linger')))
-    socket.on('close', () => this.#done())
-    socket.on('data', ignore)
-    socket.on('end', destroyThis)
-    socket.resume()
+    // The client ended already (while the request was handled): close; 'close' ends the connection.
+    if (socket.readableEnded) return void socket.destroy()
+    // A refused connection was never read; a throttled read may have left the socket paused.
+    this.#listen()
+    if (socket.isPaused()) socket.resume()
   }
 }
