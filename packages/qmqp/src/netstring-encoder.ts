@@ -9,7 +9,30 @@ export function netstringPrefix(length: number): Buffer {
 
 /** Total wire size of a netstring carrying `length` bytes. */
 export function netstringSize(length: number): number {
-  return String(length).length + length + 2
+  return decimalDigits(length) + length + 2
+}
+
+/** Decimal digits of a non-negative safe integer. */
+export function decimalDigits(n: number): number {
+  let d = 1
+  while (n >= 10) {
+    n = Math.floor(n / 10)
+    d++
+  }
+  return d
+}
+
+/**
+ * Writes `<n>:` into `buf` at `at` (`width` is n's decimalDigits); returns the offset after the
+ * ':'. For encoders that lay out many netstrings in one buffer.
+ */
+export function putNetstringPrefix(buf: Uint8Array, at: number, n: number, width = decimalDigits(n)): number {
+  for (let i = at + width - 1; i >= at; i--) {
+    buf[i] = 0x30 + (n % 10)
+    n = Math.floor(n / 10)
+  }
+  buf[at + width] = 0x3a
+  return at + width + 1
 }
 
 /** `<len>:<bytes>,` for a Buffer, or a string taken as UTF-8. */

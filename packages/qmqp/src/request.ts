@@ -1,7 +1,15 @@
 import type { Readable, Writable } from 'node:stream'
 import { QmqpLimitError, QmqpProtocolError, type RequestStage } from './errors.js'
 import { NetstringDecoder } from './netstring-decoder.js'
-import { COMMA, netstringPrefix, netstringSize, pipeExactly, writeChunk } from './netstring-encoder.js'
+import {
+  COMMA,
+  decimalDigits,
+  netstringPrefix,
+  netstringSize,
+  pipeExactly,
+  putNetstringPrefix,
+  writeChunk,
+} from './netstring-encoder.js'
 import { isMessageBody, type MessageBody } from './message-body.js'
 
 /** One QMQP request: a message, its envelope sender and zero or more recipients. */
@@ -375,32 +383,12 @@ export function messageSize(m: MessageSource): number {
   return m.size
 }
 
-/** Decimal digits of a non-negative safe integer. */
-function digitCount(n: number): number {
-  let d = 1
-  while (n >= 10) {
-    n = Math.floor(n / 10)
-    d++
-  }
-  return d
-}
-
-/** Writes `<n>:` at `at` (n has `width` digits); returns the offset after the ':'. */
-function putPrefix(buf: Buffer, at: number, n: number, width: number): number {
-  for (let i = at + width - 1; i >= at; i--) {
-    buf[i] = 0x30 + (n % 10)
-    n = Math.floor(n / 10)
-  }
-  buf[at + width] = 0x3a
-  return at + width + 1
-}
-
 const byteLengthOf = (v: Buffer | string): number =>
   typeof v === 'string' ? Buffer.byteLength(v, 'utf8') : v.length
 
 /** Writes `<len>:<bytes>,` at `at`; returns the offset after the ','. */
 function putNetstring(buf: Buffer, at: number, v: Buffer | string, length: number): number {
-  at = putPrefix(buf, at, length, digitCount(length))
+  at = putNetstringPrefix(buf, at, length, decimalDigits(length))
   if (typeof v === 'string') buf.write(v, at, length, 'utf8')
   else v.copy(buf, at)
   buf[at + length] = 0x2c
@@ -463,9 +451,9 @@ export function encodeRequest(req: {
   const messageLength = byteLengthOf(m)
   const { lengths, size: tailSize } = measureEnvelope(req.sender, req.recipients)
   const inner = netstringSize(messageLength) + tailSize - 1 // the tail includes the outer comma
-  const innerDigits = digitCount(inner)
+  const innerDigits = decimalDigits(inner)
   const buf = Buffer.allocUnsafe(innerDigits + inner + 2)
-  let at = putPrefix(buf, 0, inner, innerDigits)
+  let at = putNetstringPrefix(buf, 0, inner, innerDigits)
   at = putNetstring(buf, at, m, messageLength)
   putEnvelope(buf, at, req.sender, req.recipients, lengths)
   return buf

@@ -2,7 +2,9 @@ import t from 'tap'
 import { PassThrough, Readable, Writable } from 'node:stream'
 import {
   COMMA,
+  decimalDigits,
   encodeNetstring,
+  putNetstringPrefix,
   netstringPrefix,
   netstringSize,
   pipeExactly,
@@ -80,4 +82,14 @@ t.test('writeChunk waits for drain, and fails if the stream closes first', async
   const w3 = writeChunk(bad, Buffer.from('abc'))
   bad.destroy(new Error('boom'))
   await t.rejects(w3!, /boom/)
+})
+
+t.test('decimalDigits, netstringSize and putNetstringPrefix agree with the text form', async t => {
+  for (const n of [0, 1, 9, 10, 99, 100, 999, 1000, 65535, 200_000_000, 9_999_999_999]) {
+    t.equal(decimalDigits(n), String(n).length, `${n} digits`)
+    t.equal(netstringSize(n), `${n}:`.length + n + 1, `${n} size`)
+    const buf = Buffer.alloc(String(n).length + 3, 0x2e)
+    t.equal(putNetstringPrefix(buf, 1, n), String(n).length + 2)
+    t.equal(buf.toString('latin1'), `.${n}:.`)
+  }
 })

@@ -4,6 +4,7 @@
 // gathers in the main thread.
 import { parentPort, workerData } from 'node:worker_threads'
 import Database from 'better-sqlite3'
+import { netstringSize, putNetstringPrefix } from '@qmqpkit/qmqp'
 
 /** The database layout. `PRAGMA user_version` holds sqliteSchemaVersion. */
 export const sqliteSchemaVersion = 1
@@ -60,26 +61,14 @@ export function encodeAddressList(addresses: readonly Uint8Array[]): Buffer {
 /** How many bytes `encodeAddressList` makes of these addresses. */
 function addressListBytes(addresses: readonly Uint8Array[]): number {
   let n = 0
-  for (const a of addresses) n += decimalDigits(a.byteLength) + a.byteLength + 2
+  for (const a of addresses) n += netstringSize(a.byteLength)
   return n
-}
-
-function decimalDigits(n: number): number {
-  let digits = 1
-  while (n >= 10) {
-    n = Math.floor(n / 10)
-    digits++
-  }
-  return digits
 }
 
 function writeAddressList(out: Buffer, at: number, addresses: readonly Uint8Array[]): number {
   for (const a of addresses) {
     const length = a.byteLength
-    const digits = decimalDigits(length)
-    for (let i = digits - 1, n = length; i >= 0; i--, n = Math.floor(n / 10)) out[at + i] = 0x30 + (n % 10)
-    at += digits
-    out[at++] = 0x3a
+    at = putNetstringPrefix(out, at, length)
     // Addresses are short: a loop costs less than a call into native code.
     if (length < 64) for (let i = 0; i < length; i++) out[at + i] = a[i]!
     else out.set(a, at)
