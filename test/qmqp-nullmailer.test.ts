@@ -1,15 +1,9 @@
 import t, { type Test } from 'tap'
-import { spawn } from 'node:child_process'
-import { existsSync, openSync, closeSync, writeFileSync } from 'node:fs'
-import { once } from 'node:events'
 import { createQmqpServer, type Verdict } from '@qmqpkit/qmqp'
+import { nullmailerMissing as missing, runNullmailer } from './lib/nullmailer.js'
 
 // nullmailer's QMQP protocol module sends to our server core: it is run directly as nullmailer-send
 // runs it, options on stdin and the queued mail (sender, recipients, blank line, message) on fd 3.
-const qmqpModule = process.env.NULLMAILER_QMQP ?? '/opt/nullmailer/usr/lib/nullmailer/qmqp'
-const missing = !existsSync(qmqpModule)
-if (missing && process.env.CI)
-  throw new Error(`${qmqpModule} not found: CI must unpack Debian nullmailer into /opt/nullmailer`)
 
 interface Arrived {
   sender: Buffer
@@ -31,23 +25,6 @@ async function ourServer(t: Test, verdict: Verdict) {
   return { port, arrived }
 }
 
-async function runNullmailer(t: Test, port: number, mail: Buffer) {
-  const dir = t.testdir()
-  writeFileSync(`${dir}/mail`, mail)
-  const fd = openSync(`${dir}/mail`, 'r')
-  try {
-    const child = spawn(qmqpModule, [], { stdio: ['pipe', 'pipe', 'pipe', fd] })
-    let out = ''
-    child.stdout!.on('data', d => (out += d))
-    child.stderr!.on('data', d => (out += d))
-    child.stdin!.end(`host=127.0.0.1\nport=${port}\n`)
-    const [code] = (await once(child, 'close')) as [number]
-    return { code, out }
-  } finally {
-    closeSync(fd)
-  }
-}
-
 const message = Buffer.concat([
   Buffer.from('From: Sender <sender@example.com>\nTo: rcpt@example.net\nSubject: from nullmailer\n\n'),
   Buffer.from('UTF-8: d\u00e9j\u00e0 vu\nLatin-1: '),
@@ -66,7 +43,7 @@ t.test(
       Buffer.from('sender@example.com\nrcpt@example.net\nsecond+tag@example.org\n\n'),
       message,
     ])
-    const r = await runNullmailer(t, port, mail)
+    const r = await runNullmailer(t.testdir(), port, mail)
     t.equal(r.code, 0, r.out)
     t.equal(arrived.length, 1)
     t.same(arrived[0]!.sender, Buffer.from('sender@example.com'))
@@ -82,7 +59,7 @@ t.test(
     const { port, arrived } = await ourServer(t, { code: 'K', text: 'ok' })
     const big = Buffer.alloc(3 * 1024 * 1024, 'abcdefghij\n')
     const r = await runNullmailer(
-      t,
+      t.testdir(),
       port,
       Buffer.concat([Buffer.from('owner-list@example.com\nrcpt@example.net\n\n'), big]),
     )
@@ -99,8 +76,8 @@ t.test(
     const mail = Buffer.concat([Buffer.from('s@example.com\nr@example.net\n\n'), message])
     const z = await ourServer(t, { code: 'Z', text: 'try later' })
     const d = await ourServer(t, { code: 'D', text: 'never' })
-    const rz = await runNullmailer(t, z.port, mail)
-    const rd = await runNullmailer(t, d.port, mail)
+    const rz = await runNullmailer(t.testdir(), z.port, mail)
+    const rd = await runNullmailer(t.testdir(), d.port, mail)
     t.not(rz.code, 0)
     t.not(rd.code, 0)
     t.not(rz.code, rd.code, 'different exit classes')

@@ -1,16 +1,10 @@
 import t, { type Test } from 'tap'
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
-import { closeSync, existsSync, openSync, writeFileSync } from 'node:fs'
 import { send } from '@qmqpkit/qmqp'
 import { startQmqpd, type QmqpdFixture } from '@qmqpkit/server/testing'
+import { nullmailerMissing as missing, runNullmailer } from './lib/nullmailer.js'
 
 // Every fault type, as our client (@qmqpkit/qmqp send) and nullmailer's qmqp module see it, and
 // as qmqpd records it.
-const qmqpModule = process.env.NULLMAILER_QMQP ?? '/opt/nullmailer/usr/lib/nullmailer/qmqp'
-const missing = !existsSync(qmqpModule)
-if (missing && process.env.CI)
-  throw new Error(`${qmqpModule} not found: CI must unpack Debian nullmailer into /opt/nullmailer`)
 
 const mail = (subject: string, body = 'Hello.\n') =>
   `From: a@example.com\nTo: b@example.com\nSubject: ${subject}\n\n${body}`
@@ -30,22 +24,8 @@ const ours = (srv: QmqpdFixture, subject: string, timeoutMs = 10_000, body?: str
     (err: { code?: string; temporary?: boolean }) => ({ verdict: null, error: err }),
   )
 
-async function nullmailer(t: Test, port: number, subject: string) {
-  const dir = t.testdir()
-  writeFileSync(`${dir}/mail`, `a@example.com\n${subject}@example.com\n\n${mail(subject)}`)
-  const fd = openSync(`${dir}/mail`, 'r')
-  try {
-    const child = spawn(qmqpModule, [], { stdio: ['pipe', 'pipe', 'pipe', fd] })
-    let out = ''
-    child.stdout!.on('data', d => (out += d))
-    child.stderr!.on('data', d => (out += d))
-    child.stdin!.end(`host=127.0.0.1\nport=${port}\n`)
-    const [code] = (await once(child, 'close')) as [number]
-    return { code, out }
-  } finally {
-    closeSync(fd)
-  }
-}
+const nullmailer = (t: Test, port: number, subject: string) =>
+  runNullmailer(t.testdir(), port, `a@example.com\n${subject}@example.com\n\n${mail(subject)}`)
 
 const record = async (srv: QmqpdFixture, subject: string) => {
   const [m] = await srv.messages({ subject })
