@@ -6,18 +6,10 @@ import t from 'tap'
 import { parseInjectArgs } from '../src/inject/args.js'
 import { InjectError } from '../src/inject/errors.js'
 import { prepareMessage, type InjectContext } from '../src/inject/prepare.js'
+import { mulberry32 } from '../../../test/lib/prng.js'
 
 const seed = Number(process.env.INJECT_SEED ?? 20261204)
 const CASES = 600
-
-function rng(s: number) {
-  return () => {
-    s = (s + 0x6d2b79f5) | 0
-    let x = Math.imul(s ^ (s >>> 15), 1 | s)
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function generator(random: () => number) {
   const int = (n: number) => Math.floor(random() * n)
@@ -161,7 +153,7 @@ const latin1 = (s: string) => Buffer.from(s, 'latin1')
 const toEnv = (e: Record<string, string>) => new Map(Object.entries(e).map(([k, v]) => [k, latin1(v)]))
 
 t.test(`printed messages re-parse to the same envelope (seed ${seed})`, async t => {
-  const gen = generator(rng(seed))
+  const gen = generator(mulberry32(seed))
   let checked = 0
   for (let n = 0; n < CASES; n++) {
     const input = latin1(gen.message())

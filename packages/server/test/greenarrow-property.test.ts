@@ -4,6 +4,7 @@ import { messageBodyFrom, type MessageBody } from '@qmqpkit/qmqp'
 import type { ConnectionInfo } from '../src/injected-message.js'
 import { applyGreenArrow } from '../src/greenarrow/apply.js'
 import { defaultGreenArrowConfig } from '../src/greenarrow/config.js'
+import { Prng } from '../../../test/lib/prng.js'
 
 // Seeded: the default repeats in CI; GREENARROW_SEED explores others. Failures name seed and case.
 const seed = Number(process.env.GREENARROW_SEED ?? 20261204)
@@ -11,21 +12,6 @@ const CASES = 400
 const now = new Date('2026-12-04T15:41:30Z')
 const RECEIVED =
   'Received: from unknown (127.0.0.1)\n  by engine.example.com with QMQP; 4 Dec 2026 15:41:30 -0000\n'
-
-function rng(s: number) {
-  let x = s >>> 0 || 1
-  const next = () => {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    return (x >>> 0) / 0x100000000
-  }
-  return {
-    int: (n: number) => Math.floor(next() * n),
-    pick: <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!,
-    chance: (p: number) => next() < p,
-  }
-}
 
 const GREENARROW_NAMES = [
   'X-GreenArrow-MailClass',
@@ -50,7 +36,7 @@ const OTHER_NAMES = [
   'X-Mailer',
 ]
 
-type R = ReturnType<typeof rng>
+type R = Prng
 
 const recase = (r: R, name: string) =>
   [...name].map(c => (r.chance(0.2) ? (r.chance(0.5) ? c.toLowerCase() : c.toUpperCase()) : c)).join('')
@@ -135,7 +121,7 @@ const connection = (simpleMh: boolean): ConnectionInfo => ({
 t.test(
   `delivered = Received line + received minus exactly its X-GreenArrow-* fields (seed ${seed})`,
   async t => {
-    const r = rng(seed)
+    const r = new Prng(seed)
     const config = defaultGreenArrowConfig('engine.example.com')
     let failures = 0
     for (let n = 0; n < CASES && failures < 5; n++) {
@@ -167,7 +153,7 @@ t.test(
 t.test(
   `a message held in memory gets the same delivered bytes and metadata as one streamed (seed ${seed})`,
   async t => {
-    const r = rng(seed + 1)
+    const r = new Prng(seed + 1)
     const config = defaultGreenArrowConfig('engine.example.com')
     const read = async (body: MessageBody) => {
       const parts: Buffer[] = []

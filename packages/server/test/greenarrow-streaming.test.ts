@@ -1,4 +1,5 @@
 import t from 'tap'
+import { Prng } from '../../../test/lib/prng.js'
 import { createHash } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { Readable } from 'node:stream'
@@ -17,17 +18,7 @@ const RECEIVED =
   'Received: from unknown (127.0.0.1)\n  by engine.example.com with QMQP; 4 Dec 2026 15:41:30 -0000\n'
 
 /** 64 KiB of seeded pseudo-random bytes, repeated with a shift so no two chunks are alike. */
-const pattern = (() => {
-  const out = Buffer.alloc(CHUNK + 256)
-  let x = 0x2545f491
-  for (let i = 0; i < out.length; i++) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    out[i] = x & 0xff
-  }
-  return out
-})()
+const pattern = new Prng(0x2545f491).bytes(CHUNK + 256)
 const bodyChunk = (n: number): Buffer => pattern.subarray(n % 256, (n % 256) + CHUNK)
 
 /** The message, generated on demand for any range; read() is refused: it would hold it whole. */
